@@ -77,3 +77,84 @@ class TrainingConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form for ``config.json`` and ``model.json``."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ECGWindowConfig:
+    """How each ECG becomes model input (see :mod:`cardiopredict.ecg.windows`).
+
+    Parameters
+    ----------
+    qrs_samples : int
+        Length of the QRS window (paper: 250).
+    qrs_mode : {"fixed", "stretch"}
+        ``"fixed"``: 250 ms at 1000 Hz from 40 ms before the global QRS onset, so QRS width stays
+        visible; ``"stretch"``: onset→offset resampled to ``qrs_samples`` points.
+    rr_samples : int
+        Length of the RR-extended window (cardiomyopathy study).
+    normalize : {"none", "zscore", "maxabs"}
+        ``"none"`` keeps millivolts: QRS voltage is clinical information (LVH, low voltage), and the
+        network's batch normalisation handles scale. Nothing here is fitted on data.
+    """
+
+    qrs_samples: int = 250
+    qrs_mode: Literal["fixed", "stretch"] = "fixed"
+    rr_samples: int = 500
+    normalize: Literal["none", "zscore", "maxabs"] = "none"
+
+    def __post_init__(self) -> None:
+        if self.qrs_samples < 32 or self.rr_samples < 64:
+            raise ConfigError(
+                f"qrs_samples={self.qrs_samples}, rr_samples={self.rr_samples}: windows this short "
+                "cannot hold a QRS complex; use >= 32 and >= 64."
+            )
+        if self.qrs_mode not in ("fixed", "stretch"):
+            raise ConfigError(f"qrs_mode={self.qrs_mode!r}: choose 'fixed' or 'stretch'.")
+        if self.normalize not in ("none", "zscore", "maxabs"):
+            raise ConfigError(f"normalize={self.normalize!r}: choose 'none', 'zscore' or 'maxabs'.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form; stored with every model so prediction rebuilds the same input."""
+        return asdict(self)
+
+
+CRT_INPUTS = ("pre", "post", "combined")
+CARDIOMYOPATHY_TASKS = ("gen-vs-myo", "gen-vs-sarc", "myo-vs-sarc", "3class")
+CARDIOMYOPATHY_INPUTS = ("qrs", "rr")
+
+
+@dataclass(frozen=True)
+class StudyProfile:
+    """A named training protocol: the paper's (``"paper"``) or a shorter one for demos and tests.
+
+    The profile name is written to ``config.json`` and the report so every number says which
+    protocol produced it.
+    """
+
+    name: str
+    training: TrainingConfig
+    bootstrap: int = 2000
+
+    @classmethod
+    def paper(cls, *, seed: int = 0, n_folds: int = 5, max_epochs: int = 100, device: str = "cpu") -> StudyProfile:
+        """Paper protocol: 5 folds, Adam 1e-4, batch 32, <= 100 epochs, patience 10 (inner split)."""
+        training = TrainingConfig(n_folds=n_folds, max_epochs=max_epochs, seed=seed, device=device)
+        return cls(name="paper", training=training)
+
+    @classmethod
+    def demo(cls, *, seed: int = 0, device: str = "cpu") -> StudyProfile:
+        """Demo protocol: the paper's 5 folds and batch 32, fewer epochs and a larger learning rate so
+        ``make demo`` (both ECG studies) fits in about 10 minutes on 2 CPU cores. Labelled ``demo``."""
+        training = TrainingConfig(
+            n_folds=5, max_epochs=40, patience=8, learning_rate=1e-3, seed=seed, device=device
+        )
+        return cls(name="demo", training=training, bootstrap=1000)
+
+    @classmethod
+    def quick(cls, *, seed: int = 0, device: str = "cpu") -> StudyProfile:
+        """For tests and smoke runs: 2 folds, a few epochs. Its AUCs mean nothing clinically."""
+        training = TrainingConfig(
+            n_folds=2, max_epochs=4, patience=2, learning_rate=1e-3, seed=seed, device=device
+        )
+        return cls(name="quick", training=training, bootstrap=200)
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, simulate
+from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, simulate
 
 app = typer.Typer(
     name="cardiopredict",
@@ -18,6 +18,7 @@ app.add_typer(crt.app, name="crt")
 app.add_typer(cardiomyopathy.app, name="cardiomyopathy")
 app.add_typer(cmr.app, name="cmr")
 app.command("demo")(demo.demo)
+app.command("predict")(predict.predict)
 
 
 def main() -> None:

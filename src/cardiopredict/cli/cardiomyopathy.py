@@ -1,9 +1,47 @@
-"""`cardiopredict cardiomyopathy ...`: Genetic cardiomyopathy vs myocarditis vs sarcoidosis study."""
+"""`cardiopredict cardiomyopathy ...`: genetic cardiomyopathy vs myocarditis vs sarcoidosis."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(
-    help="Genetic cardiomyopathy vs myocarditis vs sarcoidosis study.", no_args_is_help=True
-)
+from cardiopredict.cli._common import clean_errors, comma_list, profile_for
+from cardiopredict.config import CARDIOMYOPATHY_INPUTS, CARDIOMYOPATHY_TASKS
+
+app = typer.Typer(help="Genetic cardiomyopathy vs myocarditis vs sarcoidosis study.", no_args_is_help=True)
+
+
+@app.command("run")
+@clean_errors
+def run(
+    manifest: Annotated[Path, typer.Option(help="Cohort manifest (CSV/XLSX).", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    tasks: Annotated[str, typer.Option(help="Comma list of tasks.")] = ",".join(CARDIOMYOPATHY_TASKS),
+    inputs: Annotated[str, typer.Option(help="Comma list of qrs, rr.")] = ",".join(CARDIOMYOPATHY_INPUTS),
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (by patient).")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for folds, weights and batches.")] = 0,
+    max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 100,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
+    quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
+) -> None:
+    """Run every requested task on every requested input, with the ECG-measurement baseline."""
+    from cardiopredict.studies.cardiomyopathy import run_cardiomyopathy_study
+
+    task_list = comma_list(tasks, allowed=CARDIOMYOPATHY_TASKS, option="--tasks")
+    input_list = comma_list(inputs, allowed=CARDIOMYOPATHY_INPUTS, option="--inputs")
+    profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
+    typer.echo(f"protocol: {profile.name} ({profile.training.n_folds} folds, <= {profile.training.max_epochs} epochs)")
+    metrics = run_cardiomyopathy_study(
+        manifest, out, tasks=task_list, inputs=input_list, profile=profile, progress=True
+    )
+    for task, by_input in metrics["table3"].items():
+        parts = [f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items()]
+        parts.append(f"clinical {metrics['baselines'][task]['auc_pooled']:.3f}")
+        if task in metrics.get("oracle_auc", {}):
+            parts.append(f"oracle {metrics['oracle_auc'][task]:.3f}")
+        typer.echo(f"{task:>12}: pooled AUC " + ", ".join(parts))
+    for name, block in metrics.get("multiclass", {}).items():
+        typer.echo(f"{'3class':>12}: {name} macro AUC {block['macro_auc']:.3f}")
+    typer.echo(f"report: {Path(out) / 'report.html'}")

@@ -2,6 +2,46 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from cardiopredict.cli._common import clean_errors, comma_list, profile_for
+from cardiopredict.config import CRT_INPUTS
+
 app = typer.Typer(help="CRT-response study (paper section 2.1).", no_args_is_help=True)
+
+
+@app.command("run")
+@clean_errors
+def run(
+    manifest: Annotated[Path, typer.Option(help="Cohort manifest (CSV/XLSX).", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    inputs: Annotated[str, typer.Option(help="Comma list of pre, post, combined.")] = ",".join(CRT_INPUTS),
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (by patient).")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for folds, weights and batches.")] = 0,
+    max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 100,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
+    quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
+) -> None:
+    """Run the CRT study: three input modes and the baselines on the same patient-level folds."""
+    from cardiopredict.studies.crt import run_crt_study
+
+    modes = comma_list(inputs, allowed=CRT_INPUTS, option="--inputs")
+    profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
+    typer.echo(f"protocol: {profile.name} ({profile.training.n_folds} folds, <= {profile.training.max_epochs} epochs)")
+    metrics = run_crt_study(manifest, out, inputs=modes, profile=profile, progress=True)
+    for mode in modes:
+        block = metrics["models"][mode]
+        typer.echo(f"{mode:>10}: pooled AUC {block['auc_pooled']:.3f} {_ci(block)}")
+    for name, block in metrics["baselines"].items():
+        typer.echo(f"{name:>10}: pooled AUC {block['auc_pooled']:.3f} {_ci(block)}")
+    if metrics.get("oracle_auc") is not None:
+        typer.echo(f"    oracle: AUC {metrics['oracle_auc']:.3f} (true probabilities, synthetic cohort)")
+    typer.echo(f"report: {Path(out) / 'report.html'}")
+
+
+def _ci(block: dict) -> str:
+    lo, hi = block.get("auc_ci95") or (None, None)
+    return f"[95% CI {lo:.3f}-{hi:.3f}]" if lo is not None else ""

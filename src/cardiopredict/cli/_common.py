@@ -1,0 +1,44 @@
+"""Shared CLI helpers: parse comma lists, pick the protocol, turn library errors into clean exits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+
+from cardiopredict.config import StudyProfile
+from cardiopredict.errors import CardioPredictError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def comma_list(value: str, *, allowed: Sequence[str], option: str) -> tuple[str, ...]:
+    """``"pre,post"`` → ``("pre", "post")``, refusing names not in ``allowed``."""
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        raise typer.BadParameter(f"{option} {value!r}: choose from {', '.join(allowed)} (comma-separated).")
+    return items
+
+
+def profile_for(*, quick: bool, folds: int, seed: int, max_epochs: int, device: str) -> StudyProfile:
+    """The paper's protocol, or the quick smoke-test profile with ``--quick``."""
+    if quick:
+        return StudyProfile.quick(seed=seed, device=device)
+    return StudyProfile.paper(seed=seed, n_folds=folds, max_epochs=max_epochs, device=device)
+
+
+def clean_errors(function: F) -> F:
+    """Print a CardioPredictError as one clear message and exit 2, without a traceback."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except CardioPredictError as error:
+            typer.secho(f"error: {type(error).__name__}: {error}", err=True, fg="red")
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,577 @@
+"""Spreadsheet layouts (xlsx, xls, csv): one column per lead, one row per sample.
+
+Layout (documented in ``docs/DATA_FORMATS.md``)::
+
+    sampling_rate_hz | 500            <- optional key/value rows ("header cells")
+    units            | mV
+    I | II | III | aVR | ... | V6      <- lead-name row (aliases accepted, optional "(uV)" per column)
+    0.012 | 0.034 | ...                <- one row per sample; an empty cell is a missing sample (NaN)
+
+The sampling rate comes from a ``fs`` hint, a header cell, a sidecar JSON (``<file>.json`` or
+``<file minus suffix>.json``) or a ``time_s`` / ``time_ms`` column; when several are present they must agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import python_calamine
+
+from cardiopredict.ecg.io._raw import RawECG, mv_factor, parse_fs
+from cardiopredict.ecg.leads import canonical_lead_name
+from cardiopredict.ecg.record import ECGRecord
+from cardiopredict.errors import (
+    CorruptFileError,
+    ECGFormatError,
+    EmptyDataError,
+    InputError,
+    SamplingRateError,
+    SignalQualityError,
+    UnitError,
+    UnknownLeadError,
+)
+
+_MAX_HEADER_ROWS = 50
+_FS_KEYS = {
+    "fs",
+    "fshz",
+    "samplingrate",
+    "samplingratehz",
+    "samplingfrequency",
+    "samplingfrequencyhz",
+    "samplerate",
+    "sampleratehz",
+    "frequency",
+    "frequencyhz",
+}
+_UNIT_KEYS = {"units", "unit", "amplitudeunit", "amplitudeunits", "signalunit", "signalunits"}
+_UNIT_IN_LABEL = re.compile(r"^(?P<name>.*?)[\s_]*[\(\[]\s*(?P<unit>[^\)\]]+?)\s*[\)\]]\s*$")
+_TIME_LABEL = re.compile(
+    r"^(?:t|time|times|timestamp)(?:[\s_]*[\(\[]?\s*(?P<unit>s|sec|secs|seconds|ms|msec|milliseconds)\s*[\)\]]?)?$",
+    re.IGNORECASE,
+)
+_INDEX_LABEL = re.compile(
+    r"^(?:#|n|idx|index|sample|samples|sample[\s_]*(?:no|number|index))$", re.IGNORECASE
+)
+_WORDS = re.compile(r"[^\W\d_]{3,}")  # three letters in a row
+_KEY_VALUE = re.compile(r"^\s*(?P<key>[^:=]+?)\s*[:=]\s*(?P<value>.+?)\s*$")
+
+
+# --- reading ------------------------------------------------------------------------------------
+def read_csv(path: Path) -> RawECG:
+    """Read a delimited text file (``,``, ``;`` or tab) in the layout above."""
+    raw_bytes = path.read_bytes()
+    try:
+        utf16 = raw_bytes.startswith((b"\xff\xfe", b"\xfe\xff"))
+        text = raw_bytes.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw_bytes.decode("latin-1")
+    if not text.strip():
+        raise EmptyDataError(f"CSV file {path} holds no data. Re-export the ECG.")
+    delimiter = _guess_delimiter(text, source=str(path))
+    decimal_comma = delimiter != ","
+    head = list(csv.reader(text.splitlines()[:_MAX_HEADER_ROWS], delimiter=delimiter))
+    header_index = _find_header_row(head)
+    body = None
+    if header_index is not None:
+        body = _fast_body(text, header_index, len(head[header_index]), delimiter)
+    if body is not None and header_index is not None:
+        rows: list[list[Any]] = [*head[: header_index + 1], *body]
+    else:  # slow path: every cell parsed in Python, so bad cells can be named
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return parse_rows(
+        rows,
+        source=str(path),
+        address=_csv_address,
+        decimal_comma=decimal_comma,
+        sidecar=_read_sidecar(path),
+        fmt="csv",
+    )
+
+
+def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> list[list[float]] | None:
+    """Rows below the lead names parsed by pandas' C reader, or None if any cell is not a number."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            skiprows=header_index + 1,
+            usecols=range(n_columns),
+            dtype=np.float64,
+            decimal="," if delimiter != "," else ".",
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,  # a blank line is a missing sample in every lead, not nothing
+            engine="c",
+        )
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    return frame.to_numpy().tolist()
+
+
+def workbook_sheet_names(path: Path) -> list[str]:
+    """Names of the sheets of an xlsx/xls workbook, in order."""
+    return list(_open_workbook(path).sheet_names)
+
+
+def read_sheet(path: Path, sheet: str | int | None, *, fmt: str) -> RawECG:
+    """Read one sheet of an xlsx/xls workbook.
+
+    Parameters
+    ----------
+    sheet : str, int or None
+        Sheet name or 0-based index; None reads the only sheet and refuses a workbook with several.
+    """
+    workbook = _open_workbook(path)
+    names = list(workbook.sheet_names)
+    name = _pick_sheet(names, sheet, source=str(path))
+    return _read_open_sheet(workbook, path, name, fmt=fmt)
+
+
+def read_sheets(path: Path, *, fmt: str) -> list[tuple[str, RawECG]]:
+    """Read every sheet of a workbook (one ECG per sheet), opening the file once."""
+    workbook = _open_workbook(path)
+    names = list(workbook.sheet_names)
+    if not names:
+        raise EmptyDataError(f"Workbook {path} has no sheets. Re-export it with one sheet per ECG.")
+    return [(name, _read_open_sheet(workbook, path, name, fmt=fmt)) for name in names]
+
+
+def _read_open_sheet(workbook: Any, path: Path, name: str, *, fmt: str) -> RawECG:
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except python_calamine.CalamineError as error:
+        raise CorruptFileError(
+            f"Sheet {name!r} of workbook {path} cannot be read ({type(error).__name__}: {error}). "
+            "The file is damaged; re-export it."
+        ) from None
+    raw = parse_rows(
+        rows,
+        source=f"sheet {name!r} of {path}",
+        address=_excel_address,
+        decimal_comma=False,
+        sidecar=_read_sidecar(path),
+        fmt=fmt,
+    )
+    raw.meta["sheet"] = name
+    return raw
+
+
+def _open_workbook(path: Path) -> Any:
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        raise ECGFormatError(f"Workbook {path} is password-protected. Save an unprotected copy.") from None
+    except (python_calamine.CalamineError, OSError, ValueError) as error:
+        raise CorruptFileError(
+            f"Workbook {path} cannot be opened ({type(error).__name__}: {error}). "
+            "It is damaged or truncated; re-export it from the source system."
+        ) from None
+
+
+def _pick_sheet(names: list[str], sheet: str | int | None, *, source: str) -> str:
+    if not names:
+        raise EmptyDataError(f"Workbook {source} has no sheets. Re-export it.")
+    if sheet is None:
+        if len(names) > 1:
+            raise ECGFormatError(
+                f"Workbook {source} has {len(names)} sheets ({_quoted(names)}); pass sheet=<name or index> "
+                "to read_ecg, or read every sheet with read_ecg_workbook."
+            )
+        return names[0]
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if not -len(names) <= sheet < len(names):
+            raise InputError(
+                f"Sheet index {sheet} is out of range for workbook {source} with {len(names)} sheet(s)."
+            )
+        return names[sheet]
+    if sheet not in names:
+        raise InputError(f"Workbook {source} has no sheet {sheet!r}; its sheets are {_quoted(names)}.")
+    return str(sheet)
+
+
+def _quoted(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def parse_rows(
+    rows: Sequence[Sequence[Any]],
+    *,
+    source: str,
+    address: Any,
+    decimal_comma: bool,
+    sidecar: dict[str, Any],
+    fmt: str,
+) -> RawECG:
+    """Turn spreadsheet rows (cells: str, float, int, bool, None) into a :class:`RawECG`.
+
+    ``address(row_index, column_index)`` formats a 0-based cell position for messages.
+    """
+    if not any(_cell_text(cell) for row in rows for cell in row):
+        raise EmptyDataError(
+            f"{source[0].upper()}{source[1:]} is empty. Delete the empty sheet or fill it "
+            "(layout in docs/DATA_FORMATS.md)."
+        )
+    header_index = _find_header_row(rows)
+    if header_index is None:
+        raise ECGFormatError(
+            f"No lead-name row (I, II, ..., V6) found in the first {_MAX_HEADER_ROWS} rows of {source}. "
+            "Put one column per lead with the lead name in a header row (layout in docs/DATA_FORMATS.md)."
+        )
+    header_meta = _key_values(rows[:header_index])
+    header = [_cell_text(cell) for cell in rows[header_index]]
+    body = rows[header_index + 1 :]
+
+    lead_columns: list[int] = []
+    lead_names: list[str] = []
+    lead_units: list[str | None] = []
+    time_column: tuple[int, float] | None = None  # (column, seconds per unit)
+    for column, label in enumerate(header):
+        if not label:
+            if any(_cell_text(row[column]) for row in body if column < len(row)) and not _is_row_index(
+                body, column
+            ):
+                raise ECGFormatError(
+                    f"Column {address(header_index, column)} of {source} holds values but has no lead name. "
+                    "Name the column (e.g. V1) or delete it."
+                )
+            continue
+        time_match = _TIME_LABEL.match(label)
+        if time_match:
+            unit = (time_match.group("unit") or "s").lower()
+            time_column = (column, 1e-3 if unit.startswith("m") else 1.0)
+            continue
+        if _INDEX_LABEL.match(label):
+            continue
+        name, unit = _split_unit(label)
+        try:
+            canonical_lead_name(name, source=source)
+        except UnknownLeadError as error:
+            raise UnknownLeadError(
+                f"Column {address(header_index, column)} of {source} is named {label!r}, which is not a lead "
+                "name (expected I, II, III, aVR, aVL, aVF, V1-V6 or an alias) nor a time/sample column. "
+                "Rename or delete that column."
+            ) from error
+        lead_columns.append(column)
+        lead_names.append(name)
+        lead_units.append(unit)
+
+    values = _numeric_block(body, lead_columns, lead_names, source, address, header_index, decimal_comma)
+    time_values = None
+    if time_column is not None:
+        time_values = _numeric_block(
+            body, [time_column[0]], ["time"], source, address, header_index, decimal_comma
+        )
+        time_values = time_values[:, : values.shape[1]] * time_column[1]
+    if values.shape[1] == 0:
+        raise EmptyDataError(
+            f"{source[0].upper()}{source[1:]} has a lead-name row but no samples below it. "
+            "Export the waveform values, one row per sample."
+        )
+
+    fs, fs_origin = _resolve_fs(header_meta, sidecar, time_values, source=source)
+    file_unit = _resolve_unit(header_meta, sidecar, source=source)
+    units = [unit or file_unit for unit in lead_units]
+    meta: dict[str, Any] = {"fs_origin": fs_origin} if fs_origin else {}
+    return RawECG(signal=values, lead_names=lead_names, fs=fs, units=units, format=fmt, meta=meta)
+
+
+def _is_row_index(body: Sequence[Sequence[Any]], column: int) -> bool:
+    """An unnamed column counting 0, 1, 2, ... or 1, 2, 3, ... (pandas' ``to_excel`` index) is not data."""
+    values = [_to_float(_get(row, column), decimal_comma=False) for row in body]
+    values = [value for value in values if value is not None and not math.isnan(value)]
+    if len(values) < 2:
+        return False
+    steps = np.diff(values)
+    return values[0] in (0.0, 1.0) and bool(np.all(steps == 1.0))
+
+
+def _find_header_row(rows: Sequence[Sequence[Any]]) -> int | None:
+    for index, row in enumerate(rows[:_MAX_HEADER_ROWS]):
+        n_leads = 0
+        for cell in row:
+            text = _cell_text(cell)
+            if not text or _to_float(cell, decimal_comma=True) is not None:  # "1", "2" are not lead names
+                continue
+            try:
+                canonical_lead_name(_split_unit(text)[0])
+            except UnknownLeadError:
+                continue
+            n_leads += 1
+        if n_leads >= 2:
+            return index
+    return None
+
+
+def _key_values(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Key/value pairs from the rows above the lead names: ``key | value`` or ``key: value`` cells.
+
+    Only keys cardiopredict understands are kept, so names and other identifiers that exports put in
+    their header block never leave this function.
+    """
+    found: dict[str, Any] = {}
+    for row in rows:
+        cells = [cell for cell in row if _cell_text(cell)]
+        if not cells:
+            continue
+        if len(cells) >= 2:
+            pairs = [(_cell_text(cells[0]), cells[1])]
+        else:
+            match = _KEY_VALUE.match(_cell_text(cells[0]))
+            pairs = [(match.group("key"), match.group("value"))] if match else []
+        for key, value in pairs:
+            norm = re.sub(r"[^a-z]", "", key.lower())
+            if norm in _FS_KEYS:
+                found["fs"] = value
+            elif norm in _UNIT_KEYS:
+                found["units"] = value
+    return found
+
+
+def _split_unit(label: str) -> tuple[str, str | None]:
+    """``"V1 (uV)"`` -> ``("V1", "uV")``; a parenthesis that is not a unit stays part of the name."""
+    match = _UNIT_IN_LABEL.match(label)
+    if match:
+        try:
+            mv_factor(match.group("unit"), source="")
+        except UnitError:
+            return label, None
+        return match.group("name").strip(), match.group("unit").strip()
+    return label, None
+
+
+def _numeric_block(
+    body: Sequence[Sequence[Any]],
+    columns: list[int],
+    names: list[str],
+    source: str,
+    address: Any,
+    header_index: int,
+    decimal_comma: bool,
+) -> np.ndarray:
+    """Values of ``columns`` as float64 (n_columns, n_rows); empty cell = NaN; trailing empty rows dropped."""
+    n_rows = len(body)
+    while n_rows and not any(_cell_text(_get(body[n_rows - 1], column)) for column in columns):
+        n_rows -= 1
+    width = max(columns, default=-1) + 1
+    try:  # fast path: a rectangular block of numbers (NaN = empty) converts in one call
+        block = np.array([row[:width] for row in body[:n_rows]], dtype=np.float64)
+        if block.shape == (n_rows, width):
+            return np.ascontiguousarray(block[:, columns].T)
+    except (ValueError, TypeError):
+        pass
+    out = np.full((len(columns), n_rows), np.nan)
+    bad: list[str] = []
+    for j, column in enumerate(columns):
+        cells = [_get(body[i], column) for i in range(n_rows)]
+        if all(isinstance(cell, float) for cell in cells):
+            out[j] = cells
+            continue
+        for i, cell in enumerate(cells):
+            value = _to_float(cell, decimal_comma)
+            if value is None:
+                if len(bad) < 5:
+                    bad.append(f"{address(header_index + 1 + i, column)} (lead {names[j]}) = {_shown(cell)}")
+                else:
+                    bad.append("")
+                continue
+            out[j, i] = value
+    if bad:
+        shown = [item for item in bad if item]
+        more = f" and {len(bad) - len(shown)} more" if len(bad) > len(shown) else ""
+        raise SignalQualityError(
+            f"Non-numeric cell(s) in {source}: {'; '.join(shown)}{more}. "
+            "Every cell below the lead names must be a number (empty = missing sample). "
+            "Fix or delete those cells."
+        )
+    return out
+
+
+def _shown(cell: Any) -> str:
+    """A bad cell for an error message; words are withheld, since a stray footer may hold a name."""
+    text = str(cell)
+    if _WORDS.search(text):
+        return f"<text of {len(text)} characters>"
+    return repr(text[:20])
+
+
+def _get(row: Sequence[Any], column: int) -> Any:
+    return row[column] if column < len(row) else None
+
+
+def _to_float(cell: Any, decimal_comma: bool) -> float | None:
+    if cell is None:
+        return math.nan
+    if isinstance(cell, bool):
+        return None
+    if isinstance(cell, int | float):
+        return float(cell)
+    text = str(cell).strip()
+    if not text:
+        return math.nan
+    if decimal_comma:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _cell_text(cell: Any) -> str:
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
+def _resolve_fs(
+    header: dict[str, Any], sidecar: dict[str, Any], time_values: np.ndarray | None, *, source: str
+) -> tuple[float | None, str | None]:
+    candidates: list[tuple[str, float]] = []
+    if "fs" in header:
+        candidates.append(("header cell", parse_fs(header["fs"], source=source, origin="header cell")))
+    if "fs" in sidecar:
+        candidates.append(("sidecar JSON", parse_fs(sidecar["fs"], source=source, origin="sidecar JSON")))
+    if time_values is not None:
+        fs_time = _fs_from_time(time_values[0], source=source)
+        if fs_time is not None:
+            candidates.append(("time column", fs_time))
+    if not candidates:
+        return None, None
+    origin, fs = candidates[0]
+    for other_origin, other in candidates[1:]:
+        if abs(other - fs) > 0.005 * fs:
+            raise SamplingRateError(
+                f"Sampling rates disagree in {source}: {origin} says {fs:g} Hz, {other_origin} says "
+                f"{other:g} Hz. Correct one of them, or remove it."
+            )
+    return fs, origin
+
+
+def _fs_from_time(times: np.ndarray, *, source: str) -> float | None:
+    finite = times[np.isfinite(times)]
+    if finite.size < 3:
+        return None
+    steps = np.diff(finite)
+    step = float(np.median(steps))
+    if step <= 0 or np.max(np.abs(steps - step)) > 0.01 * step:
+        raise SamplingRateError(
+            f"The time column of {source} is not evenly spaced (median step {step:g} s); cardiopredict needs "
+            "a constant sampling rate. Resample the export, or drop the time column and pass fs=<Hz>."
+        )
+    return 1.0 / step
+
+
+def _resolve_unit(header: dict[str, Any], sidecar: dict[str, Any], *, source: str) -> str | None:
+    stated = [
+        (origin, str(d["units"]).strip())
+        for origin, d in (("header cell", header), ("sidecar", sidecar))
+        if "units" in d
+    ]
+    if not stated:
+        return None
+    factors = {origin: mv_factor(unit, source=source) for origin, unit in stated}
+    if len(set(factors.values())) > 1:
+        raise UnitError(
+            f"Units disagree in {source}: "
+            + ", ".join(f"{origin} says {unit!r}" for origin, unit in stated)
+            + ". Correct one of them."
+        )
+    return stated[0][1]
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
+        if candidate.is_file() and candidate != path:
+            try:
+                content = json.loads(candidate.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise CorruptFileError(
+                    f"Sidecar {candidate} of {path} is not valid JSON ({error}). "
+                    'Fix it, e.g. {"sampling_rate_hz": 500, "units": "mV"}.'
+                ) from None
+            if not isinstance(content, dict):
+                raise CorruptFileError(
+                    f'Sidecar {candidate} must hold a JSON object such as {{"sampling_rate_hz": 500}}.'
+                )
+            return _key_values([[key, value] for key, value in content.items()])
+    return {}
+
+
+def _guess_delimiter(text: str, *, source: str) -> str:
+    lines = text.splitlines()[:_MAX_HEADER_ROWS]
+    best, best_count = ",", 0
+    for delimiter in (",", ";", "\t"):
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        index = _find_header_row(rows)
+        if index is not None:
+            count = sum(1 for cell in rows[index] if cell.strip())
+            if count > best_count:
+                best, best_count = delimiter, count
+    return best
+
+
+def _excel_address(row: int, column: int) -> str:
+    letters = ""
+    column += 1
+    while column:
+        column, remainder = divmod(column - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return f"cell {letters}{row + 1}"
+
+
+def _csv_address(row: int, column: int) -> str:
+    return f"line {row + 1} column {column + 1}"
+
+
+# --- writing ------------------------------------------------------------------------------------
+def _shortest_values(record: ECGRecord) -> np.ndarray:
+    """Samples as (n_samples, n_leads) float64 holding the shortest decimal that reads back as the float32."""
+    return record.signal.T.astype(str).astype(np.float64)
+
+
+def write_csv(record: ECGRecord, handle: Any) -> None:
+    """Write ``record`` as CSV text to an open text handle (layout above, values in mV)."""
+    strings = record.signal.T.astype(str)
+    strings[strings == "nan"] = ""
+    handle.write(f"sampling_rate_hz,{record.fs!r}\nunits,mV\n")
+    handle.write(",".join(record.leads) + "\n")
+    handle.write("\n".join(",".join(row) for row in strings.tolist()))
+    handle.write("\n")
+
+
+def write_xlsx(records: Sequence[ECGRecord], sheet_names: Sequence[str], path: Path) -> None:
+    """Write one sheet per record with xlsxwriter (constant memory: rows are streamed)."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    try:
+        for record, name in zip(records, sheet_names, strict=True):
+            sheet = workbook.add_worksheet(name)
+            sheet.write_row(0, 0, ["sampling_rate_hz", record.fs])
+            sheet.write_row(1, 0, ["units", "mV"])
+            sheet.write_row(2, 0, list(record.leads))
+            values = _shortest_values(record)
+            has_nan = bool(np.isnan(values).any())
+            for i, row in enumerate(values.tolist(), start=3):
+                if has_nan:
+                    for j, value in enumerate(row):
+                        if value == value:  # NaN stays an empty cell
+                            sheet.write_number(i, j, value)
+                else:
+                    sheet.write_row(i, 0, row)
+    finally:
+        workbook.close()

@@ -1,0 +1,375 @@
+"""Clinical 12-lead measurements from a delineated ECG: intervals, conduction, voltage, VCG QRS area.
+
+Everything morphological is measured on the representative beat: the median of the valid beats aligned on
+the global QRS onset, baseline-corrected (0.5 Hz high-pass), resampled to 1000 Hz so that one sample is one
+millisecond. Amplitudes are taken against the PR-segment level (median of the 20–4 ms before QRS onset).
+
+Criteria and their sources (the automatic reading is a screen, not a diagnosis):
+
+* LBBB, AHA/ACC/HRS 2009 (Surawicz et al., Circulation 119:e235): QRS >= 120 ms; QS or rS in V1
+  (S deeper than R); upright broad R in I and V6 with no q wave (q deeper than 0.05 mV) in I, V5, V6;
+  R-peak time > 60 ms in V5 or V6. (Notching of the broad R is not required here.)
+* LBBB, Strauss 2011 (Am J Cardiol 107:927): QRS >= 140 ms (men) / 130 ms (women) — 140 ms when sex is
+  unknown; QS or rS in V1 and V2; mid-QRS notch or slur (between 40 ms after onset and 60 % of the QRS)
+  in >= 2 of V1, V2, V5, V6, I, aVL.
+* RBBB, AHA/ACC/HRS 2009: QRS >= 120 ms; terminal positive deflection (R') in V1 or V2 in the second half
+  of the QRS, of at least 0.1 mV; terminal negative deflection (wide S) in I or V6.
+* Sokolow–Lyon: S(V1) + max(R(V5), R(V6)) in mV (LVH when >= 3.5 mV).
+* Cornell voltage: R(aVL) + S(V3) in mV; LVH when > 2.8 mV (men) / > 2.0 mV (women); ``None`` without sex.
+* QRS area: Kors regression matrix (Kors et al., Eur Heart J 11:1083, 1990) from I, II, V1–V6 to X, Y, Z;
+  area = sqrt(Ax² + Ay² + Az²), Ai the time integral of lead i over the QRS, in µV·s (van Stipdonk 2018).
+* Fragmented QRS (Das et al., Circulation 2006; Heart Rhythm 2008): an extra R wave (R') or a notch in
+  the R or S wave — on the median beat, an extra local extremum of >= 0.04 mV prominence beyond one R
+  peak and one trough on each side of it — in >= 2 leads of one coronary territory (anterior V1–V5,
+  lateral I/aVL/V6, inferior II/III/aVF); for QRS >= 120 ms, more than two extra extrema are required.
+* Paced rhythm (most QRS complexes after a pacing stimulus): LBBB and RBBB are reported False.
+* Low voltage: QRS peak-to-peak < 0.5 mV in every limb lead, or < 1.0 mV in every precordial lead.
+* PR interval: median over beats of (QRS onset − P onset); NaN unless a P wave is found before >= 50 % of
+  the QRS complexes with a consistent PR (IQR <= 40 ms).
+* AV block: atrial waves are counted in every diastolic interval (after the T wave, before the next QRS).
+  3 = at least 1.2 atrial waves per RR interval on a regular ventricular rhythm while the PR before the
+  QRS complexes is inconsistent (AV dissociation); 2 = the same excess with a consistent PR (2:1 block), or
+  a pause (RR > 1.6 × median) holding a non-conducted P wave; 1 = consistent PR > 200 ms; 0 otherwise (also
+  without P waves). A 10-s ECG and a threshold screen: see docs/_bench_delineation.md for how it does on
+  LUDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+from cardiopredict.ecg.delineation import QRSDelineation, _low_frequency_velocity, find_p_wave
+from cardiopredict.ecg.filters import bandpass
+from cardiopredict.ecg.record import ECGRecord
+from cardiopredict.ecg.windows import PRE_ONSET_MS, qrs_window
+from cardiopredict.errors import InputError, MissingLeadError
+
+__all__ = ["KORS_MATRIX", "ECGMeasurements", "measure"]
+
+# rows X, Y, Z; columns I, II, V1, V2, V3, V4, V5, V6
+KORS_MATRIX = np.array(
+    [
+        [0.38, -0.07, -0.13, 0.05, -0.01, 0.14, 0.06, 0.54],
+        [-0.07, 0.93, 0.06, -0.02, -0.05, 0.06, -0.17, 0.13],
+        [0.11, -0.23, -0.43, -0.06, -0.14, -0.20, -0.11, 0.31],
+    ]
+)
+KORS_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+TERRITORIES = {
+    "anterior": ("V1", "V2", "V3", "V4", "V5"),
+    "lateral": ("I", "aVL", "V6"),
+    "inferior": ("II", "III", "aVF"),
+}
+Q_WAVE_MV = 0.05
+NOTCH_PROMINENCE_MV = 0.04
+BEAT_MS = 400  # length of the representative beat, from 40 ms before onset
+
+
+@dataclass(frozen=True)
+class ECGMeasurements:
+    """Clinical measurements of one ECG (see the module docstring for each definition).
+
+    Parameters
+    ----------
+    qrs_duration_ms : float
+        Median global QRS duration of the valid beats.
+    heart_rate_bpm : float
+        60000 / mean RR interval (ventricular rate).
+    pr_interval_ms : float
+        NaN when no consistent P wave precedes the QRS complexes.
+    av_block : int
+        0, 1, 2 or 3 (degree).
+    lbbb_aha, lbbb_strauss, rbbb : bool
+    sokolow_lyon_mv, cornell_mv : float
+    cornell_lvh : bool or None
+        None when ``sex`` was not given.
+    qrs_area_uvs : float
+        Kors-VCG QRS area in µV·s.
+    qrs_axis_deg : float
+        Frontal QRS axis from the net QRS areas of I and aVF.
+    fragmented_qrs, low_voltage : bool
+    paced : bool
+        Most QRS complexes follow a pacing stimulus; bundle-branch-block criteria are then not applied
+        (a paced QRS is not a bundle-branch block) and report False.
+    n_beats, n_valid_beats : int
+    sex : str or None
+        The sex the sex-specific criteria used ("M"/"F").
+    """
+
+    qrs_duration_ms: float
+    heart_rate_bpm: float
+    pr_interval_ms: float
+    av_block: int
+    lbbb_aha: bool
+    lbbb_strauss: bool
+    rbbb: bool
+    sokolow_lyon_mv: float
+    cornell_mv: float
+    cornell_lvh: bool | None
+    qrs_area_uvs: float
+    qrs_axis_deg: float
+    fragmented_qrs: bool
+    low_voltage: bool
+    paced: bool
+    n_beats: int
+    n_valid_beats: int
+    sex: str | None
+
+    def to_dict(self) -> dict:
+        """Plain dict of the fields (floats, ints, bools, None)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Lead:
+    """Morphology of one lead's QRS on the representative beat (1 sample = 1 ms)."""
+
+    qrs: np.ndarray  # baseline-corrected QRS, mV
+    r_mv: float
+    s_mv: float
+    r_peak_ms: float
+    q_mv: float
+
+    @property
+    def peak_to_peak_mv(self) -> float:
+        return float(self.qrs.max() - self.qrs.min()) if self.qrs.size else 0.0
+
+
+def _normalise_sex(sex: str | None) -> str | None:
+    if sex is None:
+        return None
+    value = str(sex).strip().upper()
+    if value in ("M", "MALE", "MAN"):
+        return "M"
+    if value in ("F", "FEMALE", "W", "WOMAN"):
+        return "F"
+    raise InputError(f"sex={sex!r}: use 'M' or 'F' (or None when unknown).")
+
+
+def _lead_morphology(beat: np.ndarray, onset: int, offset: int) -> _Lead:
+    baseline = float(np.median(beat[max(onset - 20, 0) : max(onset - 4, 1)]))
+    qrs = beat[onset:offset] - baseline
+    if qrs.size == 0:
+        return _Lead(qrs, 0.0, 0.0, float("nan"), 0.0)
+    r_at = int(np.argmax(qrs))
+    r_mv = max(float(qrs[r_at]), 0.0)
+    s_mv = max(float(-qrs.min()), 0.0)
+    q_mv = max(float(-qrs[: r_at + 1].min()), 0.0) if r_mv > 0 else 0.0
+    return _Lead(qrs, r_mv, s_mv, float(r_at) if r_mv > 0 else float("nan"), q_mv)
+
+
+def _extra_extrema(qrs: np.ndarray) -> int:
+    """Extrema beyond one R peak and one trough on each side of it (notches, R', notched S)."""
+    if qrs.size < 10:
+        return 0
+    smooth = np.convolve(qrs, np.ones(4) / 4, mode="same")
+    maxima, _ = sps.find_peaks(smooth, prominence=NOTCH_PROMINENCE_MV, distance=8)
+    minima, _ = sps.find_peaks(-smooth, prominence=NOTCH_PROMINENCE_MV, distance=8)
+    r_at = int(np.argmax(smooth))
+    extra = max(len(maxima) - 1, 0)
+    extra += max(int((minima < r_at).sum()) - 1, 0) + max(int((minima > r_at).sum()) - 1, 0)
+    return extra
+
+
+def _notch_or_slur(qrs: np.ndarray) -> bool:
+    """Mid-QRS notch or slur: the slope of the main deflection falls below half its surrounding maxima.
+
+    Looked for between 40 ms after onset and 60 % of the QRS, on the up- and the down-stroke of the
+    dominant deflection.
+    """
+    n = qrs.size
+    if n < 60:
+        return False
+    sign = 1.0 if qrs.max() >= -qrs.min() else -1.0
+    y = np.convolve(sign * qrs, np.ones(6) / 6, mode="same")
+    if y.max() < 0.1:
+        return False
+    slope = np.gradient(y)
+    peak = int(np.argmax(y))
+    lo, hi = 40, int(0.6 * n)
+    for segment_slope, first in ((slope[: peak + 1], 0), (-slope[peak:], peak)):
+        if segment_slope.size < 5:
+            continue
+        dips, _ = sps.find_peaks(-segment_slope)
+        for dip in dips:
+            at = first + dip
+            if not lo <= at <= hi:
+                continue
+            left, right = segment_slope[:dip].max(initial=0.0), segment_slope[dip:].max(initial=0.0)
+            shoulder = min(left, right)
+            if shoulder > 0.004 and segment_slope[dip] < 0.5 * shoulder:  # 0.004 mV/ms = 4 mV/s
+                return True
+    return False
+
+
+def _atrial_waves(low: np.ndarray, delineation: QRSDelineation) -> int:
+    """Number of P-wave-like deflections in the diastolic intervals (after each T wave, before the next QRS).
+
+    ``low`` is the 0.5–15 Hz signal (n_leads, n_samples). A deflection counts when it is >= 0.05 mV from
+    the straight line joining the interval's ends, >= 2.5 times the interval's median deflection, and
+    >= 200 ms from the next one. On sinus rhythm there is one per interval (the conducted P wave).
+    """
+    fs = delineation.fs
+    count = 0
+    for k in range(delineation.n_beats - 1):
+        rr_s = (delineation.r_peaks[k + 1] - delineation.r_peaks[k]) / fs
+        start = int(delineation.qrs_onsets[k] + (0.45 * np.sqrt(max(rr_s, 0.2)) + 0.04) * fs)
+        end = int(delineation.qrs_onsets[k + 1] - 0.02 * fs)
+        if end - start < int(0.1 * fs):
+            continue
+        segment = low[:, start:end]
+        ramp = np.linspace(0.0, 1.0, segment.shape[1])
+        line = segment[:, :1] + (segment[:, -1:] - segment[:, :1]) * ramp
+        magnitude = np.sqrt(((segment - line) ** 2).sum(axis=0))
+        height = max(0.05, 2.5 * float(np.median(magnitude)))
+        peaks, _ = sps.find_peaks(magnitude, height=height, distance=int(0.2 * fs))
+        count += len(peaks)
+    return count
+
+
+def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[float, int]:
+    fs = delineation.fs
+    p_on = delineation.p_onsets
+    rr = delineation.rr_intervals_ms
+    if p_on is None or len(rr) < 2:
+        return float("nan"), 0
+    regular = rr.std() / rr.mean() < 0.15
+    has_p = p_on >= 0
+    pr = (delineation.qrs_onsets - p_on)[has_p] * 1000.0 / fs
+    consistent = len(pr) >= 2 and np.subtract(*np.percentile(pr, [75, 25])) <= 40
+    low = bandpass(record.signal, fs, low_hz=0.5, high_hz=min(15.0, 0.45 * fs))
+    low = np.where(np.isnan(low), 0.0, low)
+    # more atrial than ventricular waves on a regular ventricular rhythm: P waves are not conducted
+    extra_atrial = regular and _atrial_waves(low, delineation) >= 1.2 * len(rr)
+    if extra_atrial and not consistent:
+        return float("nan"), 3
+    if has_p.mean() < 0.5 or not consistent:
+        return float("nan"), 0
+    pr_ms = float(np.median(pr))
+    if extra_atrial:
+        return pr_ms, 2
+    # second degree: a pause holding a P wave that no QRS follows
+    pauses = np.flatnonzero(rr > 1.6 * np.median(rr))
+    velocity = _low_frequency_velocity(low, fs) if len(pauses) else None
+    for k in pauses:
+        # after the T wave of beat k, before the P wave (or QRS) of beat k + 1
+        start = delineation.qrs_offsets[k] + int(0.35 * fs)
+        anchor = p_on[k + 1] if p_on[k + 1] >= 0 else delineation.qrs_onsets[k + 1]
+        if find_p_wave(low, velocity, start, anchor - int(0.04 * fs), fs) is not None:
+            return pr_ms, 2
+    return pr_ms, 1 if pr_ms > 200 else 0
+
+
+def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None = None) -> ECGMeasurements:
+    """Measure intervals, conduction blocks, voltage criteria and VCG QRS area of one ECG.
+
+    Parameters
+    ----------
+    record : ECGRecord
+        12-lead record (canonical names).
+    delineation : QRSDelineation
+        From :func:`cardiopredict.ecg.delineate` on ``record``.
+    sex : {"M", "F"} or None
+        For the sex-specific thresholds (Strauss LBBB, Cornell LVH).
+
+    Returns
+    -------
+    ECGMeasurements
+
+    Raises
+    ------
+    MissingLeadError
+        If a lead the criteria need is absent.
+    DelineationError
+        If no valid beat fits a representative beat.
+    """
+    sex_code = _normalise_sex(sex)
+    missing = [lead for lead in (*LIMB_LEADS, *PRECORDIAL_LEADS) if lead not in record.leads]
+    if missing:
+        raise MissingLeadError(
+            f"{record.record_id or 'record'}: measurements need the 12 standard leads; missing {missing}. "
+            "Read the file with cardiopredict.read_ecg, which derives the limb leads from I and II."
+        )
+    valid = delineation.valid
+    durations = delineation.qrs_durations_ms[valid]
+    qrs_ms = float(np.median(durations)) if len(durations) else float("nan")
+    beat = qrs_window(record, delineation, n_samples=BEAT_MS, mode="fixed")  # 1 sample = 1 ms
+    onset = int(PRE_ONSET_MS)
+    offset = min(onset + round(qrs_ms), BEAT_MS)
+    leads = {name: _lead_morphology(beat[i], onset, offset) for i, name in enumerate(record.leads)}
+
+    # bundle branch blocks
+    v1, v2, v5, v6, lead_i = leads["V1"], leads["V2"], leads["V5"], leads["V6"], leads["I"]
+    lbbb_aha = bool(
+        qrs_ms >= 120
+        and v1.s_mv > v1.r_mv
+        and lead_i.r_mv > lead_i.s_mv
+        and v6.r_mv > v6.s_mv
+        and all(leads[name].q_mv < Q_WAVE_MV for name in ("I", "V5", "V6"))
+        and max(np.nan_to_num(v5.r_peak_ms), np.nan_to_num(v6.r_peak_ms)) > 60
+    )
+    qrs_threshold = 130 if sex_code == "F" else 140
+    notched = sum(_notch_or_slur(leads[name].qrs) for name in ("V1", "V2", "V5", "V6", "I", "aVL"))
+    lbbb_strauss = bool(qrs_ms >= qrs_threshold and v1.s_mv > v1.r_mv and v2.s_mv > v2.r_mv and notched >= 2)
+
+    def terminal(lead: _Lead) -> tuple[float, float]:
+        tail = lead.qrs[lead.qrs.size // 2 :]
+        return (float(tail.max()), float(-tail.min())) if tail.size else (0.0, 0.0)
+
+    r_prime = any(
+        terminal(leads[name])[0] >= 0.1 and terminal(leads[name])[0] > terminal(leads[name])[1]
+        for name in ("V1", "V2")
+    )
+    wide_s = any(terminal(leads[name])[1] > terminal(leads[name])[0] for name in ("I", "V6"))
+    rbbb = bool(qrs_ms >= 120 and r_prime and wide_s)
+    paced = bool(delineation.paced is not None and delineation.paced.mean() >= 0.5)
+    if paced:
+        lbbb_aha = lbbb_strauss = rbbb = False
+
+    # voltage
+    sokolow = float(v1.s_mv + max(v5.r_mv, v6.r_mv))
+    cornell = float(leads["aVL"].r_mv + leads["V3"].s_mv)
+    cornell_lvh = None if sex_code is None else bool(cornell > (2.8 if sex_code == "M" else 2.0))
+    low_voltage = bool(
+        all(leads[name].peak_to_peak_mv < 0.5 for name in LIMB_LEADS)
+        or all(leads[name].peak_to_peak_mv < 1.0 for name in PRECORDIAL_LEADS)
+    )
+
+    # VCG (Kors) QRS area, µV·s: mV·ms == µV·s
+    eight = np.stack([leads[name].qrs for name in KORS_LEADS])
+    xyz = KORS_MATRIX @ eight
+    qrs_area = float(np.sqrt((xyz.sum(axis=1) ** 2).sum()))
+    axis = float(np.degrees(np.arctan2(leads["aVF"].qrs.sum(), leads["I"].qrs.sum())))
+
+    # fragmentation
+    needed = 1 if qrs_ms < 120 else 3
+    fragmented = {name for name, lead in leads.items() if _extra_extrema(lead.qrs) >= needed}
+    fragmented_qrs = any(len(fragmented & set(group)) >= 2 for group in TERRITORIES.values())
+
+    pr_ms, av_block = _p_and_av_block(record, delineation)
+    rr = delineation.rr_intervals_ms
+    return ECGMeasurements(
+        qrs_duration_ms=round(qrs_ms, 1),
+        heart_rate_bpm=round(float(60000.0 / rr.mean()), 1),
+        pr_interval_ms=pr_ms,
+        av_block=int(av_block),
+        lbbb_aha=lbbb_aha,
+        lbbb_strauss=lbbb_strauss,
+        rbbb=rbbb,
+        sokolow_lyon_mv=round(sokolow, 3),
+        cornell_mv=round(cornell, 3),
+        cornell_lvh=cornell_lvh,
+        qrs_area_uvs=round(qrs_area, 1),
+        qrs_axis_deg=round(axis, 1),
+        fragmented_qrs=bool(fragmented_qrs),
+        low_voltage=low_voltage,
+        paced=paced,
+        n_beats=delineation.n_beats,
+        n_valid_beats=int(valid.sum()),
+        sex=sex_code,
+    )
