@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     from cardiopredict.evaluation.metrics import delong_test, summarize
     from cardiopredict.training.crossval import make_folds, run_cv
 
-    default = Path(os.environ.get("CARDIOPREDICT_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    default = Path(
+        os.environ.get("CARDIOPREDICT_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ludb", type=Path, default=default / "ecg" / "ludb")
     parser.add_argument("--json", type=Path, default=None)
@@ -95,15 +97,19 @@ def main(argv: list[str] | None = None) -> dict:
     )
     report = {
         "data": str(args.ludb),
-        "records": int(len(y)),
+        "records": len(y),
         "lvh": int(y.sum()),
         "protocol": config.to_dict(),
         "methods": {
-            name: summarize(predictions, f"score_{name}", threshold=0.5 if name == "ecgnet" else None, seed=args.seed)
+            name: summarize(
+                predictions, f"score_{name}", threshold=0.5 if name == "ecgnet" else None, seed=args.seed
+            )
             for name in ("ecgnet", "sokolow_lyon", "cornell")
         },
         "delong": {
-            f"ecgnet_vs_{name}": delong_test(y, predictions["score_ecgnet"].to_numpy(), predictions[f"score_{name}"].to_numpy())
+            f"ecgnet_vs_{name}": delong_test(
+                y, predictions["score_ecgnet"].to_numpy(), predictions[f"score_{name}"].to_numpy()
+            )
             for name in ("sokolow_lyon", "cornell")
         },
         "runtime_s": round(time.perf_counter() - started, 1),

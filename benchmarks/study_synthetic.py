@@ -38,22 +38,34 @@ def main(argv: list[str] | None = None) -> dict:
     profile = getattr(StudyProfile, args.profile)(seed=args.seed)
     started = time.perf_counter()
     if args.study == "crt":
-        manifest = simulate_crt_cohort(work / "cohort", n=args.n or 196, seed=args.seed, format=args.format, overwrite=True)
+        manifest = simulate_crt_cohort(
+            work / "cohort", n=args.n or 196, seed=args.seed, format=args.format, overwrite=True
+        )
         simulated = time.perf_counter()
         metrics = run_crt_study(manifest, work / "run", profile=profile)
         summary = {
-            name: {"auc_pooled": block["auc_pooled"], "auc_ci95": block["auc_ci95"], "auc_mean": block["auc_mean"], "auc_sd": block["auc_sd"]}
+            name: {
+                "auc_pooled": block["auc_pooled"],
+                "auc_ci95": block["auc_ci95"],
+                "auc_mean": block["auc_mean"],
+                "auc_sd": block["auc_sd"],
+            }
             for name, block in {**metrics["models"], **metrics["baselines"]}.items()
         }
         summary["oracle_auc"] = metrics["oracle_auc"]
         summary["delong"] = metrics["delong"]
     else:
-        manifest = simulate_cardiomyopathy_cohort(work / "cohort", n=args.n or 500, seed=args.seed, format=args.format, overwrite=True)
+        manifest = simulate_cardiomyopathy_cohort(
+            work / "cohort", n=args.n or 500, seed=args.seed, format=args.format, overwrite=True
+        )
         simulated = time.perf_counter()
         metrics = run_cardiomyopathy_study(manifest, work / "run", profile=profile)
         summary = {
             task: {name: block["auc_pooled"] for name, block in by_input.items()}
-            | {"clinical_logistic": metrics["baselines"][task]["auc_pooled"], "oracle": metrics["oracle_auc"].get(task)}
+            | {
+                "clinical_logistic": metrics["baselines"][task]["auc_pooled"],
+                "oracle": metrics["oracle_auc"].get(task),
+            }
             for task, by_input in metrics["table3"].items()
         }
         summary["multiclass_macro_auc"] = {k: v["macro_auc"] for k, v in metrics["multiclass"].items()}

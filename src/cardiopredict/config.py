@@ -56,9 +56,7 @@ class TrainingConfig:
         if self.n_folds < 2:
             raise ConfigError(f"n_folds={self.n_folds}: cross-validation needs at least 2 folds.")
         if not 0 < self.learning_rate < 1:
-            raise ConfigError(
-                f"learning_rate={self.learning_rate}: use a value in (0, 1), e.g. 1e-4."
-            )
+            raise ConfigError(f"learning_rate={self.learning_rate}: use a value in (0, 1), e.g. 1e-4.")
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise ConfigError(
                 f"batch_size={self.batch_size}, max_epochs={self.max_epochs}, "
@@ -136,7 +134,9 @@ class StudyProfile:
     bootstrap: int = 2000
 
     @classmethod
-    def paper(cls, *, seed: int = 0, n_folds: int = 5, max_epochs: int = 100, device: str = "cpu") -> StudyProfile:
+    def paper(
+        cls, *, seed: int = 0, n_folds: int = 5, max_epochs: int = 100, device: str = "cpu"
+    ) -> StudyProfile:
         """Paper protocol: 5 folds, Adam 1e-4, batch 32, <= 100 epochs, patience 10 (inner split)."""
         training = TrainingConfig(n_folds=n_folds, max_epochs=max_epochs, seed=seed, device=device)
         return cls(name="paper", training=training)
@@ -157,4 +157,3 @@ class StudyProfile:
             n_folds=2, max_epochs=4, patience=2, learning_rate=1e-3, seed=seed, device=device
         )
         return cls(name="quick", training=training, bootstrap=200)
-

@@ -99,3 +99,24 @@ class InsufficientDataError(InputError):
 
 class ModelFileError(CardioPredictError):
     """A saved model (safetensors + JSON) is missing, corrupt or does not match its config."""
+
+
+# --- CMRA (CMR readers, geometry, intensity) ---------------------------------------------------
+class LabelConventionError(LGEFormatError):
+    """A label map holds values of no known convention, or of several (pass ``label_convention=``)."""
+
+
+class SpacingError(GeometryError):
+    """The pixel spacing is missing or invalid; pass ``pixel_spacing_mm=(row_mm, col_mm)``."""
+
+
+class EmptyMyocardiumError(GeometryError):
+    """A slice has no myocardium (empty mask, or epi and endo contours enclose no pixel between them)."""
+
+
+class InsertionPointError(GeometryError):
+    """No RV insertion point: none given and no RV label touching the myocardium to derive one."""
+
+
+class IntensityError(InputError):
+    """Pixel values are unusable: non-finite, or constant inside the myocardium (min == max)."""

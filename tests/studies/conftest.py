@@ -16,7 +16,9 @@ def crt_cohort(tmp_path_factory):
 def cm_cohort(tmp_path_factory):
     from cardiopredict.cohort.synthetic import simulate_cardiomyopathy_cohort
 
-    return simulate_cardiomyopathy_cohort(tmp_path_factory.mktemp("cm") / "cohort", n=45, seed=4, format="csv")
+    return simulate_cardiomyopathy_cohort(
+        tmp_path_factory.mktemp("cm") / "cohort", n=45, seed=4, format="csv"
+    )
 
 
 @pytest.fixture(scope="session")

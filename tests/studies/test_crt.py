@@ -25,7 +25,9 @@ def test_run_directory_follows_the_design_contract(crt_run, crt_cohort):
     manifest = pd.read_csv(crt_cohort, dtype={"patient_id": str})
     assert predictions["patient_id"].is_unique
     assert set(predictions["patient_id"]) <= set(manifest["patient_id"])
-    expected = {f"score_{m}" for m in ("pre", "post", "combined", "qrs150_lbbb", "clinical_logistic", "fpca_logistic")}
+    expected = {
+        f"score_{m}" for m in ("pre", "post", "combined", "qrs150_lbbb", "clinical_logistic", "fpca_logistic")
+    }
     assert expected <= set(predictions.columns)
     assert set(predictions["fold"]) == {0, 1}
     probabilities = predictions[["score_pre", "score_post", "score_combined"]].to_numpy()
@@ -62,7 +64,11 @@ def test_unreadable_ecg_is_excluded_with_its_reason(crt_cohort, tmp_path):
     victim = manifest.loc[0, "patient_id"]
     (cohort / manifest.loc[0, "ecg_post"]).write_text("this is not an ECG\n1,2\n")
     metrics = run_crt_study(
-        cohort / "manifest.csv", tmp_path / "run", inputs=["combined"], profile=StudyProfile.quick(), figures=False
+        cohort / "manifest.csv",
+        tmp_path / "run",
+        inputs=["combined"],
+        profile=StudyProfile.quick(),
+        figures=False,
     )
     table = pd.read_csv(tmp_path / "run" / "cohort.csv", dtype={"patient_id": str}, keep_default_na=False)
     row = table.set_index("patient_id").loc[victim]

@@ -32,7 +32,10 @@ def run(
     task_list = comma_list(tasks, allowed=CARDIOMYOPATHY_TASKS, option="--tasks")
     input_list = comma_list(inputs, allowed=CARDIOMYOPATHY_INPUTS, option="--inputs")
     profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
-    typer.echo(f"protocol: {profile.name} ({profile.training.n_folds} folds, <= {profile.training.max_epochs} epochs)")
+    typer.echo(
+        f"protocol: {profile.name} ({profile.training.n_folds} folds, "
+        f"<= {profile.training.max_epochs} epochs)"
+    )
     metrics = run_cardiomyopathy_study(
         manifest, out, tasks=task_list, inputs=input_list, profile=profile, progress=True
     )

@@ -30,7 +30,10 @@ def run(
 
     modes = comma_list(inputs, allowed=CRT_INPUTS, option="--inputs")
     profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
-    typer.echo(f"protocol: {profile.name} ({profile.training.n_folds} folds, <= {profile.training.max_epochs} epochs)")
+    typer.echo(
+        f"protocol: {profile.name} ({profile.training.n_folds} folds, "
+        f"<= {profile.training.max_epochs} epochs)"
+    )
     metrics = run_crt_study(manifest, out, inputs=modes, profile=profile, progress=True)
     for mode in modes:
         block = metrics["models"][mode]

@@ -38,7 +38,9 @@ def demo(
     typer.echo(f"[1/4] simulating the CRT cohort (n={n_crt}) in the clinical Excel export format ...")
     crt_manifest = simulate_crt_cohort(cohorts / "crt", n=n_crt, seed=seed, overwrite=True)
     typer.echo(f"[2/4] simulating the cardiomyopathy cohort (n={n_cm}) ...")
-    cm_manifest = simulate_cardiomyopathy_cohort(cohorts / "cardiomyopathy", n=n_cm, seed=seed, overwrite=True)
+    cm_manifest = simulate_cardiomyopathy_cohort(
+        cohorts / "cardiomyopathy", n=n_cm, seed=seed, overwrite=True
+    )
 
     typer.echo("[3/4] CRT study: pre, post, combined + guideline rule, clinical logistic, FPCA ...")
     crt = run_crt_study(crt_manifest, out / "crt", profile=profile, cache_dir=out / "cache", progress=True)
@@ -50,7 +52,12 @@ def demo(
     typer.echo("[4/4] cardiomyopathy study: GEN/MYO/SARC on QRS and RR-extended windows ...")
     tasks = ("gen-vs-myo", "gen-vs-sarc", "myo-vs-sarc", "3class")
     cm = run_cardiomyopathy_study(
-        cm_manifest, out / "cardiomyopathy", tasks=tasks, profile=profile, cache_dir=out / "cache", progress=True
+        cm_manifest,
+        out / "cardiomyopathy",
+        tasks=tasks,
+        profile=profile,
+        cache_dir=out / "cache",
+        progress=True,
     )
     for task, by_input in cm["table3"].items():
         aucs = ", ".join(f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items())

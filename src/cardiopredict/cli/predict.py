@@ -13,7 +13,9 @@ from cardiopredict.cli._common import clean_errors
 @clean_errors
 def predict(
     model: Annotated[Path, typer.Option(help="Model folder, e.g. runs/crt/models/combined.", exists=True)],
-    manifest: Annotated[Path, typer.Option(help="Manifest of the new patients.", exists=True, dir_okay=False)],
+    manifest: Annotated[
+        Path, typer.Option(help="Manifest of the new patients.", exists=True, dir_okay=False)
+    ],
     out: Annotated[Path, typer.Option(help="CSV of scores to write.")],
 ) -> None:
     """Score every patient of MANIFEST; unusable ECGs are listed as excluded with the reason."""

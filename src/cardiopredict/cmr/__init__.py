@@ -1,1 +1,47 @@
-"""cardiopredict.cmr."""
+"""LGE cardiac MRI: the LGEStudy record, readers, slice geometry and intensity normalisation.
+
+Names are imported lazily so ``import cardiopredict.cmr`` stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "LGEStudy": "cardiopredict.cmr.study",
+    "read_lge": "cardiopredict.cmr.io",
+    "read_label_map": "cardiopredict.cmr.io",
+    "read_contours": "cardiopredict.cmr.io",
+    "write_contours": "cardiopredict.cmr.io",
+    "map_labels": "cardiopredict.cmr.io",
+    "polygon_to_mask": "cardiopredict.cmr.geometry",
+    "mask_to_contour": "cardiopredict.cmr.geometry",
+    "myocardium_mask": "cardiopredict.cmr.geometry",
+    "lv_centre": "cardiopredict.cmr.geometry",
+    "insertion_point_from_rv": "cardiopredict.cmr.geometry",
+    "rotation_angle_deg": "cardiopredict.cmr.geometry",
+    "rotate_about": "cardiopredict.cmr.geometry",
+    "rotate_points": "cardiopredict.cmr.geometry",
+    "resample_to_spacing": "cardiopredict.cmr.geometry",
+    "resample_points": "cardiopredict.cmr.geometry",
+    "crop_centred": "cardiopredict.cmr.geometry",
+    "crop_origin": "cardiopredict.cmr.geometry",
+    "oriented_crop": "cardiopredict.cmr.geometry",
+    "oriented_points": "cardiopredict.cmr.geometry",
+    "point_angle_deg": "cardiopredict.cmr.geometry",
+    "DEFAULT_TARGET_SPACING_MM": "cardiopredict.cmr.geometry",
+    "normalize_in_mask": "cardiopredict.cmr.intensity",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cardiopredict.cmr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -172,9 +172,7 @@ def extract_features(path: Path, window: ECGWindowConfig, *, sex: str | None = N
     )
     rr = rr_window(record, delineation, n_samples=window.rr_samples, normalize=window.normalize)
     if not (np.isfinite(qrs).all() and np.isfinite(rr.window).all()):
-        bad = sorted(
-            lead for lead, flags in record.meta.get("quality", {}).items() if flags
-        ) or ["unknown"]
+        bad = sorted(lead for lead, flags in record.meta.get("quality", {}).items() if flags) or ["unknown"]
         raise SignalQualityError(
             f"{path}: the QRS/RR window holds non-finite samples (lead quality flags: {', '.join(bad)}). "
             "Re-export the ECG or repair the affected lead(s)."

@@ -121,11 +121,13 @@ def run_cardiomyopathy_study(
 
     started = time.perf_counter()
     tasks, inputs = tuple(tasks), tuple(inputs)
-    bad = [t for t in tasks if t not in CARDIOMYOPATHY_TASKS] + [i for i in inputs if i not in CARDIOMYOPATHY_INPUTS]
+    bad = [t for t in tasks if t not in CARDIOMYOPATHY_TASKS] + [
+        i for i in inputs if i not in CARDIOMYOPATHY_INPUTS
+    ]
     if bad or not tasks or not inputs:
         raise ConfigError(
-            f"tasks={list(tasks)}, inputs={list(inputs)}: choose tasks from {', '.join(CARDIOMYOPATHY_TASKS)} "
-            f"and inputs from {', '.join(CARDIOMYOPATHY_INPUTS)}."
+            f"tasks={list(tasks)}, inputs={list(inputs)}: choose tasks from "
+            f"{', '.join(CARDIOMYOPATHY_TASKS)} and inputs from {', '.join(CARDIOMYOPATHY_INPUTS)}."
         )
     profile = profile or StudyProfile.paper()
     window = window or ECGWindowConfig()
@@ -190,7 +192,7 @@ def run_cardiomyopathy_study(
             "runtime_s": round(time.perf_counter() - started, 2),
             "profile": profile.name,
             "early_stopping": early_stopping,
-            "n_patients": int(len(pids)),
+            "n_patients": len(pids),
             "n_excluded": len(exclusions),
             "class_counts": {c: int((diagnosis == c).sum()) for c in CLASSES},
             "synthetic": synthetic,

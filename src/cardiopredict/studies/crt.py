@@ -124,9 +124,7 @@ def run_crt_study(
     _check_enough(y, exclusions, profile.training.n_folds)
 
     folds = make_folds(y, patient_ids, n_folds=profile.training.n_folds, seed=profile.training.seed)
-    windows = {
-        column: np.stack([features[column][pid].qrs for pid in patient_ids]) for column in needed
-    }
+    windows = {column: np.stack([features[column][pid].qrs for pid in patient_ids]) for column in needed}
     predictions = pd.DataFrame({"patient_id": patient_ids, "fold": folds, "y_true": y})
     curves: dict[str, pd.DataFrame] = {}
     early_stopping = profile.training.early_stopping
@@ -179,7 +177,7 @@ def run_crt_study(
             "profile": profile.name,
             "early_stopping": early_stopping,
             "baseline_inputs": {RULE: rule_source, "clinical_logistic": rule_source},
-            "n_patients": int(len(y)),
+            "n_patients": len(y),
             "n_excluded": len(exclusions),
             "synthetic": is_synthetic_cohort(Path(manifest_path)),
         }

@@ -1,0 +1,177 @@
+"""Threshold scar segmentation vs the expert scar label, inside the expert myocardium (MyoPS, EMIDEC).
+
+For every case and every method (n-SD above remote for n = 2, 3, 5, 6; FWHM of the maximum, with the
+baseline at zero (classic) or at the remote mean) the scar is segmented on
+the LGE image inside the expert myocardium and compared with the expert scar label (MyoPS 2221; EMIDEC
+infarct 3 + no-reflow 4):
+
+* Dice per case, pooled over the case's slices (a case without expert scar scores 1 when the method
+  finds none, else 0);
+* scar burden agreement (Bland-Altman): method minus expert burden, % of the myocardium, mean and SD;
+* seconds per slice of the segmentation alone (reading excluded), one thread.
+
+Layouts (``--dataset auto`` tells them apart):
+  myops   DIR/Train/CaseNNNN/CaseNNNN_LGE.nii.gz with CaseNNNN_gd.nii.gz beside it
+  emidec  DIR/**/<case>/Images/<case>.nii.gz with <case>/Contours/<case>.nii.gz
+
+Usage:
+  python benchmarks/scar_myops.py --data ../shared/data/cmr/myops_multiseq_tengjia --json out.json
+  python benchmarks/scar_myops.py --data ../shared/data/cmr/emidec --dataset emidec --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+METHODS: dict[str, dict] = {
+    "nsd2": {"method": "nsd", "n_sd": 2.0},
+    "nsd3": {"method": "nsd", "n_sd": 3.0},
+    "nsd5": {"method": "nsd", "n_sd": 5.0},
+    "nsd6": {"method": "nsd", "n_sd": 6.0},
+    "fwhm": {"method": "fwhm"},
+    "fwhm_remote": {"method": "fwhm", "fwhm_baseline": "remote"},
+}
+
+
+def find_cases(data: Path, dataset: str) -> tuple[str, list[Path]]:
+    """The dataset name and the case paths (folders for MyoPS, image files for EMIDEC)."""
+    myops = (
+        sorted(p for p in (data / "Train").glob("Case*") if p.is_dir()) if (data / "Train").is_dir() else []
+    )
+    emidec = sorted(
+        p for p in data.rglob("Images/*.nii*") if (p.parent.parent / "Contours" / p.name).is_file()
+    )
+    if dataset == "auto":
+        dataset = "myops" if myops else "emidec" if emidec else ""
+    cases = myops if dataset == "myops" else emidec if dataset == "emidec" else []
+    if not cases:
+        raise SystemExit(f"no {dataset or 'MyoPS or EMIDEC'} cases under {data}; see the layouts in --help")
+    return dataset, cases
+
+
+def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
+    total = int(pred.sum() + truth.sum())
+    return 1.0 if total == 0 else 2.0 * float((pred & truth).sum()) / total
+
+
+def run(data: Path, dataset: str) -> dict:
+    from cardiopredict.cmr.io import read_lge
+    from cardiopredict.cmr.scar import segment_scar
+
+    dataset, paths = find_cases(data, dataset)
+    per_method = {name: {"dice": {}, "burden_diff": [], "seconds": 0.0} for name in METHODS}
+    n_slices, skipped, without_scar = 0, {}, []
+    seen_ids: set[str] = set()
+    for path in paths:
+        # EMIDEC {0, 1, 2} label maps (normal cases) also fit ACDC: name the convention.
+        study = read_lge(path, label_convention="emidec" if dataset == "emidec" else None)
+        case = study.patient_id
+        if case in seen_ids:  # e.g. EMIDEC samplePositive/Case_P100 share a file name
+            case = f"{path.parent.parent.parent.name}/{case}"
+        seen_ids.add(case)
+        if study.labels is None:
+            skipped[case] = "no label map"
+            continue
+        myo = study.myocardium_mask()
+        truth = study.scar_label_mask() & myo
+        keep = myo.reshape(len(myo), -1).any(axis=1)
+        if not keep.any():
+            skipped[case] = "no myocardium"
+            continue
+        images, myo, truth = study.images[keep], myo[keep], truth[keep]
+        n_slices += int(keep.sum())
+        expert_pct = 100.0 * truth.sum() / myo.sum()
+        if not truth.any():
+            without_scar.append(case)
+        for name, options in METHODS.items():
+            started = time.perf_counter()
+            result = segment_scar(images, myo, pixel_spacing_mm=study.pixel_spacing_mm, **options)
+            per_method[name]["seconds"] += time.perf_counter() - started
+            per_method[name]["dice"][case] = round(dice_score(result.mask, truth), 4)
+            per_method[name]["burden_diff"].append(100.0 * result.mask.sum() / myo.sum() - expert_pct)
+    methods = {}
+    for name, values in per_method.items():
+        dice = np.array(list(values["dice"].values()))
+        with_scar = [v for case, v in values["dice"].items() if case not in without_scar]
+        diff = np.array(values["burden_diff"])
+        methods[name] = {
+            "options": METHODS[name],
+            "dice": {
+                "mean": round(float(dice.mean()), 4),
+                "median": round(float(np.median(dice)), 4),
+                "mean_cases_with_expert_scar": round(float(np.mean(with_scar)), 4) if with_scar else None,
+                "per_case": values["dice"],
+            },
+            "burden_diff_pct": {
+                "mean": round(float(diff.mean()), 3),
+                "sd": round(float(diff.std(ddof=1)), 3),
+            },
+            "seconds_per_slice": round(values["seconds"] / max(n_slices, 1), 5),
+        }
+    best = max(methods, key=lambda name: methods[name]["dice"]["mean"])
+    return {
+        "dataset": dataset,
+        "data": str(data),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cases": len(per_method["fwhm"]["dice"]),
+        "slices": n_slices,
+        "cases_without_expert_scar": without_scar,
+        "skipped": skipped,
+        "best_method": best,
+        "methods": methods,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder holding Train/CaseNNNN/ (or EMIDEC cases)"
+    )
+    parser.add_argument("--dataset", choices=("auto", "myops", "emidec"), default="auto")
+    parser.add_argument("--json", type=Path, help="write the result here (atomically)")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    result = run(args.data, args.dataset)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_name(f".{args.json.name}.tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, args.json)
+    summary = {
+        name: (
+            m["dice"]["mean"],
+            m["dice"]["median"],
+            m["burden_diff_pct"]["mean"],
+            m["burden_diff_pct"]["sd"],
+        )
+        for name, m in result["methods"].items()
+    }
+    print(f"{result['dataset']}: {result['cases']} cases, {result['slices']} slices", file=sys.stderr)
+    for name, (mean, median, bias, sd) in summary.items():
+        print(
+            f"  {name:5s} dice mean {mean:.3f} median {median:.3f}  burden diff {bias:+.1f} ± {sd:.1f} %",
+            file=sys.stderr,
+        )
+    if not args.json:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

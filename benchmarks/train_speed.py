@@ -1,0 +1,425 @@
+"""Training speed of ECGNet on this machine, in one run.
+
+Measures
+  (a) the machine's fp32 matmul rate (GFLOP/s, large square matmul, ``--threads`` threads);
+  (b) ECGNet training: FLOPs of one forward + backward step counted with
+      ``torch.utils.flop_counter.FlopCounterMode``, samples/s and GFLOP/s, and the ratio to (a)
+      (goal >= 50 %);
+  (c) the cross-validation engine (``run_cv``: the LightningModule driven by a lean loop) and
+      ``lightning.Trainer.fit`` (logging, checkpoints, progress bar and model summary off) against a plain
+      PyTorch loop doing the same work — same model, data, batches and per-epoch validation
+      (goal: framework overhead <= 10 %);
+  (d) design choices the paper left open, timed per training step: kernel size, flatten vs global
+      average pooling, Conv1d with leads folded into the batch vs Conv2d with (1, k) kernels.
+
+Wall times are best-of-``--repeats`` (the machine may be shared: the load average is recorded; CPU
+time per step is reported beside wall time).
+
+Usage::
+
+    python benchmarks/train_speed.py --json bench_train.json [--threads 2] [--repeats 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+BATCH = 32
+N_LEADS, N_SAMPLES = 12, 250
+
+
+def _timed(fn, *, repeats: int, inner: int = 1) -> dict[str, float]:
+    """Best and median wall / CPU seconds per call of ``fn`` (``inner`` calls per sample)."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(inner):
+            fn()
+        walls.append((time.perf_counter() - w0) / inner)
+        cpus.append((time.process_time() - c0) / inner)
+    return {
+        "wall_best_s": min(walls),
+        "wall_median_s": float(np.median(walls)),
+        "cpu_best_s": min(cpus),
+    }
+
+
+# --- (a) matmul --------------------------------------------------------------------------------
+
+
+def matmul_rate(*, n: int, repeats: int) -> dict[str, float]:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        a @ b
+    timing = _timed(lambda: a @ b, repeats=repeats)
+    flops = 2.0 * n**3
+    return {
+        "n": n,
+        "gflops_best": flops / timing["wall_best_s"] / 1e9,
+        "gflops_median": flops / timing["wall_median_s"] / 1e9,
+    }
+
+
+# --- (b) ECGNet training step ------------------------------------------------------------------
+
+
+def _train_step_fn(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: dict, y: torch.Tensor):
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.binary_cross_entropy_with_logits(model(inputs), y)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def count_step_flops(model: nn.Module, inputs: dict, y: torch.Tensor) -> dict[str, float]:
+    """Forward FLOPs and forward + backward FLOPs of one training step (counted, not estimated)."""
+    model.train()
+    with FlopCounterMode(display=False) as forward_counter:
+        model(inputs)
+    with FlopCounterMode(display=False) as step_counter:
+        F.binary_cross_entropy_with_logits(model(inputs), y).backward()
+    model.zero_grad(set_to_none=True)
+    return {
+        "forward_flops": float(forward_counter.get_total_flops()),
+        "train_step_flops": float(step_counter.get_total_flops()),
+    }
+
+
+def ecgnet_training(kwargs: dict[str, Any], *, repeats: int, inner: int, seed: int = 0) -> dict[str, Any]:
+    from cardiopredict.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("ecgnet", **kwargs)
+    inputs = {"ecg": torch.randn(BATCH, N_LEADS, N_SAMPLES)}
+    y = torch.randint(0, 2, (BATCH,)).float()
+    flops = count_step_flops(model, inputs, y)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    step = _train_step_fn(model, optimizer, inputs, y)
+    for _ in range(2):
+        step()
+    timing = _timed(step, repeats=repeats, inner=inner)
+    result = {
+        "model_kwargs": kwargs,
+        "batch": BATCH,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **flops,
+        **timing,
+        "samples_per_s": BATCH / timing["wall_best_s"],
+        "train_gflops": flops["train_step_flops"] / timing["wall_best_s"] / 1e9,
+        "train_gflops_3x_forward": 3 * flops["forward_flops"] / timing["wall_best_s"] / 1e9,
+    }
+    return result
+
+
+# --- (c) engine vs plain PyTorch vs lightning.Trainer -------------------------------------------
+
+
+def _toy_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = rng.normal(size=(n, N_LEADS, N_SAMPLES)).astype(np.float32)
+    x[y == 1, :, 100:140] += 0.3
+    return x, y
+
+
+def _plain_cv(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kwargs: dict, epochs: int, seed: int) -> None:
+    """The reference: a plain PyTorch loop doing run_cv's work with early_stopping='none'."""
+    from cardiopredict.models import build_model
+
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for k in np.unique(folds):
+        torch.manual_seed(seed + int(k))
+        model = build_model("ecgnet", **kwargs)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        generator = torch.Generator().manual_seed(seed + int(k))
+        fit = torch.from_numpy(np.flatnonzero(folds != k))
+        test = torch.from_numpy(np.flatnonzero(folds == k))
+        for _ in range(epochs):
+            model.train()
+            order = fit[torch.randperm(len(fit), generator=generator)]
+            for start in range(0, len(order), BATCH):
+                index = order[start : start + BATCH]
+                loss = F.binary_cross_entropy_with_logits(model({"ecg": xt[index]}), yt[index].float())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            model.eval()
+            with torch.inference_mode():
+                F.binary_cross_entropy_with_logits(model({"ecg": xt[test]}), yt[test].float())
+        with torch.inference_mode():
+            torch.sigmoid(model({"ecg": xt[test]}))
+
+
+class _BatchDataset(torch.utils.data.Dataset):
+    """Whole mini-batches by index list (``batch_size=None`` + a BatchSampler): no per-sample collate."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        index_t = torch.as_tensor(index)
+        return {"ecg": self.x[index_t]}, self.y[index_t]
+
+
+def _trainer_cv(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kwargs: dict, epochs: int, seed: int) -> None:
+    import lightning
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+    from cardiopredict.training.module import ClassifierModule
+
+    dataset = _BatchDataset(torch.from_numpy(x), torch.from_numpy(y))
+    for k in np.unique(folds):
+        torch.manual_seed(seed + int(k))
+        module = ClassifierModule("ecgnet", kwargs, n_classes=2, learning_rate=1e-4)
+        fit = np.flatnonzero(folds != k).tolist()
+        test = np.flatnonzero(folds == k).tolist()
+        generator = torch.Generator().manual_seed(seed + int(k))
+        train_sampler = BatchSampler(
+            _Subset(fit, RandomSampler(range(len(fit)), generator=generator)), BATCH, drop_last=False
+        )
+        val_sampler = BatchSampler(_Subset(test, SequentialSampler(range(len(test)))), 512, drop_last=False)
+        trainer = lightning.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+        )
+        trainer.fit(
+            module,
+            train_dataloaders=DataLoader(dataset, sampler=train_sampler, batch_size=None),
+            val_dataloaders=DataLoader(dataset, sampler=val_sampler, batch_size=None),
+        )
+        module.eval()
+        with torch.inference_mode():
+            torch.sigmoid(module({"ecg": dataset.x[test]}))
+
+
+class _Subset(torch.utils.data.Sampler):
+    def __init__(self, rows: list[int], sampler: torch.utils.data.Sampler) -> None:
+        self.rows, self.sampler = rows, sampler
+
+    def __iter__(self):
+        return (self.rows[i] for i in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def framework_overhead(kwargs: dict, *, n: int, epochs: int, repeats: int, seed: int = 0) -> dict[str, Any]:
+    """run_cv and Trainer.fit vs a plain loop: 2 folds, ``epochs`` epochs, validation every epoch."""
+    import logging
+    import warnings
+
+    from cardiopredict.config import TrainingConfig
+    from cardiopredict.training.crossval import make_folds, run_cv
+
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    x, y = _toy_data(n, seed)
+    pids = [f"P{i}" for i in range(n)]
+    folds = make_folds(y, pids, n_folds=2, seed=seed)
+    config = TrainingConfig(n_folds=2, max_epochs=epochs, early_stopping="none", seed=seed)
+
+    def engine() -> None:
+        run_cv({"ecg": x}, y, folds, patient_ids=pids, model="ecgnet", model_kwargs=kwargs, config=config)
+
+    variants = {
+        "plain_pytorch": lambda: _plain_cv(x, y, folds, kwargs, epochs, seed),
+        "engine_run_cv": engine,
+        "lightning_trainer": lambda: _trainer_cv(x, y, folds, kwargs, epochs, seed),
+    }
+    for fn in variants.values():  # warm-up (imports, allocator)
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):  # interleaved, so a burst of load hits every variant alike
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    best = {name: min(values) for name, values in samples.items()}
+    return {
+        "n_patients": n,
+        "folds": 2,
+        "epochs": epochs,
+        "steps_per_epoch": int(np.ceil(n / 2 / BATCH)),
+        "wall_best_s": best,
+        "wall_median_s": {name: float(np.median(values)) for name, values in samples.items()},
+        "overhead_vs_plain": {
+            name: best[name] / best["plain_pytorch"] - 1.0 for name in variants if name != "plain_pytorch"
+        },
+    }
+
+
+# --- (d) design choices ----------------------------------------------------------------------
+
+
+class _Conv2dECGNet(nn.Module):
+    """ECGNet with Conv2d (1, k) kernels over (batch, 1, leads, T): the same function as the Conv1d
+    version with leads folded into the batch; timed only."""
+
+    def __init__(self, *, kernel_size: int, pooling: str, channels=(32, 64, 128), hidden_size: int = 128) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels, length = 1, N_SAMPLES
+        for out_channels in channels:
+            layers += [
+                nn.Conv2d(in_channels, out_channels, (1, kernel_size), padding="same", bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d((1, 2)),
+            ]
+            in_channels, length = out_channels, length // 2
+        self.blocks = nn.Sequential(*layers)
+        self.pooling = pooling
+        n_features = N_LEADS * in_channels * (length if pooling == "flatten" else 1)
+        self.head = nn.Sequential(
+            nn.Dropout(0.8), nn.Linear(n_features, hidden_size), nn.ReLU(), nn.Dropout(0.5), nn.Linear(hidden_size, 1)
+        )
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = inputs["ecg"]
+        features = self.blocks(x.unsqueeze(1))  # (batch, C, leads, T')
+        if self.pooling == "avg":
+            features = features.mean(dim=-1)
+        return self.head(features.flatten(1)).squeeze(-1)
+
+
+def design_choices(*, repeats: int, inner: int, kernels: tuple[int, ...]) -> list[dict[str, Any]]:
+    from cardiopredict.models import build_model
+
+    inputs = {"ecg": torch.randn(BATCH, N_LEADS, N_SAMPLES)}
+    y = torch.randint(0, 2, (BATCH,)).float()
+    candidates: list[tuple[dict[str, Any], nn.Module]] = []
+    for kernel_size in kernels:
+        for pooling in ("flatten", "avg"):
+            for conv in ("conv1d", "conv2d"):
+                torch.manual_seed(0)
+                model = (
+                    build_model("ecgnet", kernel_size=kernel_size, pooling=pooling)
+                    if conv == "conv1d"
+                    else _Conv2dECGNet(kernel_size=kernel_size, pooling=pooling)
+                )
+                candidates.append(({"kernel_size": kernel_size, "pooling": pooling, "conv": conv}, model))
+    steps = []
+    for spec, model in candidates:
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        step = _train_step_fn(model, optimizer, inputs, y)
+        step()
+        steps.append(step)
+    samples: list[list[float]] = [[] for _ in candidates]
+    cpu: list[list[float]] = [[] for _ in candidates]
+    for _ in range(repeats):  # interleaved rounds
+        for i, step in enumerate(steps):
+            timing = _timed(step, repeats=1, inner=inner)
+            samples[i].append(timing["wall_best_s"])
+            cpu[i].append(timing["cpu_best_s"])
+    results = []
+    for (spec, model), walls, cpus in zip(candidates, samples, cpu, strict=True):
+        flops = count_step_flops(model, inputs, y)
+        best = min(walls)
+        results.append(
+            {
+                **spec,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "train_step_flops": flops["train_step_flops"],
+                "wall_best_ms": best * 1e3,
+                "cpu_best_ms": min(cpus) * 1e3,
+                "samples_per_s": BATCH / best,
+                "train_gflops": flops["train_step_flops"] / best / 1e9,
+            }
+        )
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results here (atomically)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: torch's)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats/kernels (smoke test)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    repeats = 2 if args.quick else args.repeats
+    from cardiopredict.models import build_model
+
+    default_kwargs: dict[str, Any] = {}
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    results: dict[str, Any] = {
+        "benchmark": "train_speed",
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "loadavg_before": load_before,
+        "ecgnet_defaults": {
+            k: v
+            for k, v in vars(build_model("ecgnet")).items()
+            if k in ("input_key", "n_leads", "n_samples")
+        },
+    }
+    print("(a) matmul ...", flush=True)
+    results["matmul"] = matmul_rate(n=2048 if args.quick else 4096, repeats=repeats)
+    print(f"    {results['matmul']['gflops_best']:.1f} GFLOP/s", flush=True)
+    print("(b) ECGNet training step (defaults) ...", flush=True)
+    training = ecgnet_training(default_kwargs, repeats=repeats, inner=2 if args.quick else 5)
+    training["fraction_of_matmul"] = training["train_gflops"] / results["matmul"]["gflops_best"]
+    results["ecgnet_training"] = training
+    print(
+        f"    {training['samples_per_s']:.0f} samples/s, {training['train_gflops']:.1f} GFLOP/s "
+        f"({training['fraction_of_matmul']:.0%} of matmul)",
+        flush=True,
+    )
+    print("(c) engine / Trainer vs plain PyTorch ...", flush=True)
+    results["framework"] = framework_overhead(
+        default_kwargs, n=160 if not args.quick else 64, epochs=5 if not args.quick else 2, repeats=repeats
+    )
+    print(f"    overhead {results['framework']['overhead_vs_plain']}", flush=True)
+    print("(d) design choices ...", flush=True)
+    results["choices"] = design_choices(
+        repeats=repeats, inner=1 if args.quick else 3, kernels=(3, 7) if args.quick else (3, 5, 7)
+    )
+    for row in results["choices"]:
+        print(
+            f"    k={row['kernel_size']} {row['pooling']:7s} {row['conv']}: {row['wall_best_ms']:.0f} ms/step "
+            f"{row['samples_per_s']:.0f} samples/s {row['train_gflops']:.1f} GFLOP/s",
+            flush=True,
+        )
+    results["loadavg_after"] = os.getloadavg()
+    results["runtime_s"] = time.perf_counter() - started
+    if args.json:
+        from cardiopredict.studies._common import atomic_write_json
+
+        atomic_write_json(args.json, results)
+    print(json.dumps({k: results[k] for k in ("matmul", "framework")}, indent=1, default=str))
+    return results
+
+
+if __name__ == "__main__":
+    main()

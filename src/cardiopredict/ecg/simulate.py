@@ -1,0 +1,731 @@
+"""Vectorcardiographic 12-lead ECG simulator with conduction phenotypes.
+
+Model
+-----
+The heart is one moving dipole. Each wave (P, the QRS components, T) is a sum of smooth bumps in time,
+each with its own 3-D direction and amplitude: ``vcg(t) = sum_k v_k * bump((t - c_k) / h_k)`` with the
+raised-cosine bump ``cos²(π u / 2)`` on ``|u| < 1`` (compact support, so a designed QRS has an exact
+onset and end: the first bump's start and the last bump's end). Several QRS bumps with their own timing
+make notches, slurs, R' waves and fragmentation appear where the physiology puts them (e.g. a late
+lateral-wall bump in LBBB gives the broad notched R in I, aVL, V5, V6).
+
+The vectorcardiogram (X left, Y inferior, Z posterior, in mV; Frank axes) is projected onto the eight
+independent leads I, II, V1–V6 by the Dower transform (:data:`DOWER_MATRIX`; Dower et al., J Electrocardiol
+1980;13:189; coefficients as tabulated by Edenbrandt & Pahlm, J Electrocardiol 1988;21:361, whose inverse
+Dower matrix is this matrix's least-squares inverse). Noise is added per independent lead, then III, aVR,
+aVL and aVF are derived (Einthoven/Goldberger), so the limb leads stay consistent.
+
+Rhythm: sinus RR intervals with respiratory modulation and random variability; PR prolongation;
+second-degree (Mobitz II, ``k:k-1`` conduction, 2:1) and third-degree AV block (independent atrial and
+ventricular escape rhythms); premature ventricular complexes (PVCs) with a full compensatory pause;
+biventricular pacing (atrial-sensed, two ventricular stimuli).
+
+Noise: baseline wander (sum of slow sinusoids), powerline (50/60 Hz), muscle noise (smoothed Gaussian),
+beat-to-beat amplitude jitter.
+
+Everything random is drawn from one :class:`numpy.random.Generator`; a seed gives the same record.
+
+Example
+-------
+>>> from cardiopredict.ecg.simulate import simulate_ecg
+>>> record = simulate_ecg("lbbb_strict", seed=1)
+>>> record.signal.shape
+(12, 5000)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from cardiopredict.ecg.leads import CANONICAL_LEADS
+from cardiopredict.ecg.record import ECGRecord
+from cardiopredict.errors import InputError
+
+__all__ = [
+    "DOWER_MATRIX",
+    "PHENOTYPES",
+    "ECGParams",
+    "Wave",
+    "extent_ms",
+    "net_vector",
+    "phenotype_params",
+    "render_ecg",
+    "simulate_ecg",
+]
+
+#: Dower transform, VCG (X, Y, Z Frank leads, mV) -> leads I, II, V1..V6 (mV). Rows: I, II, V1..V6.
+DOWER_MATRIX = np.array(
+    [
+        [0.632, -0.235, 0.059],
+        [0.235, 1.066, -0.132],
+        [-0.515, 0.157, -0.917],
+        [0.044, 0.164, -1.387],
+        [0.882, 0.098, -1.277],
+        [1.213, 0.127, -0.601],
+        [1.125, 0.127, -0.086],
+        [0.831, 0.076, 0.230],
+    ]
+)
+DOWER_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+QRS_BUMP_POWER = 1.0
+
+
+class Wave(NamedTuple):
+    """One smooth bump of the heart vector.
+
+    Parameters
+    ----------
+    centre_ms : float
+        Centre, in ms from the start of its wave (P onset for P waves, QRS onset for QRS and T).
+    half_width_ms : float
+        The bump is non-zero on ``centre ± half_width``.
+    x_mv, y_mv, z_mv : float
+        Peak vector (Frank axes: X left, Y inferior, Z posterior), mV.
+    """
+
+    centre_ms: float
+    half_width_ms: float
+    x_mv: float
+    y_mv: float
+    z_mv: float
+
+
+def extent_ms(waves: tuple[Wave, ...]) -> tuple[float, float]:
+    """First start and last end (ms) of a set of bumps."""
+    return (
+        min(w.centre_ms - w.half_width_ms for w in waves),
+        max(w.centre_ms + w.half_width_ms for w in waves),
+    )
+
+
+@dataclass(frozen=True)
+class ECGParams:
+    """Everything that defines one simulated ECG (drawing is separate: see :func:`render_ecg`).
+
+    Parameters
+    ----------
+    qrs, t, p : tuple of Wave
+        QRS and T bumps (ms from QRS onset), P bumps (ms from P onset). ``p`` empty: no P waves.
+    heart_rate_bpm : float
+        Mean sinus (atrial) rate; the ventricular rate for an escape rhythm is ``escape_rate_bpm``.
+    rr_sd_ms : float
+        Beat-to-beat RR standard deviation (random part); respiratory modulation adds
+        ``rsa_fraction`` of the RR at 0.25 Hz.
+    pr_ms : float
+        P onset to QRS onset of conducted beats (or to the ventricular stimulus when paced).
+    av_block : {0, 1, 2, 3}
+        Degree. 1 only labels a long PR; 2 drops every ``av_ratio``-th P wave (Mobitz II; 2 = 2:1);
+        3 dissociates atria and ventricles (escape rhythm at ``escape_rate_bpm`` with the ``qrs``/``t``
+        waves).
+    pvc_probability : float
+        Chance that a conducted beat is replaced by a PVC (``pvc_qrs``/``pvc_t``) coming ``pvc_coupling``
+        of an RR early, with a full compensatory pause.
+    paced : bool
+        Biventricular pacing: a stimulus at QRS onset (LV, direction ``spike_lv``) and one ``vv_delay_ms``
+        later (RV, ``spike_rv``); the QRS waves are then the paced activation.
+    amplitude_jitter : float
+        SD of a per-beat multiplicative amplitude factor.
+    baseline_mv, powerline_mv, muscle_mv : float
+        Baseline wander amplitude, powerline amplitude (``powerline_hz``) and muscle-noise SD, per lead.
+    phenotype : str
+        Label stored in the record's ``meta``.
+    """
+
+    qrs: tuple[Wave, ...]
+    t: tuple[Wave, ...]
+    p: tuple[Wave, ...] = ()
+    heart_rate_bpm: float = 70.0
+    rr_sd_ms: float = 20.0
+    rsa_fraction: float = 0.03
+    pr_ms: float = 160.0
+    av_block: int = 0
+    av_ratio: int = 3
+    escape_rate_bpm: float = 40.0
+    pvc_probability: float = 0.0
+    pvc_coupling: float = 0.55
+    pvc_qrs: tuple[Wave, ...] = ()
+    pvc_t: tuple[Wave, ...] = ()
+    paced: bool = False
+    vv_delay_ms: float = 10.0
+    spike_mv: float = 3.0
+    spike_lv: tuple[float, float, float] = (-0.8, -0.2, 0.6)
+    spike_rv: tuple[float, float, float] = (0.3, -0.7, -0.6)
+    amplitude_jitter: float = 0.03
+    baseline_mv: float = 0.05
+    powerline_mv: float = 0.01
+    powerline_hz: float = 50.0
+    muscle_mv: float = 0.008
+    phenotype: str = "custom"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.qrs:
+            raise InputError("ECGParams.qrs is empty; give at least one QRS Wave.")
+        if self.av_block not in (0, 1, 2, 3):
+            raise InputError(f"ECGParams.av_block={self.av_block!r}; use 0, 1, 2 or 3.")
+        if self.av_block == 2 and self.av_ratio < 2:
+            raise InputError(f"ECGParams.av_ratio={self.av_ratio!r}; Mobitz II needs 2 or more.")
+        if not 20 <= self.heart_rate_bpm <= 220:
+            raise InputError(f"ECGParams.heart_rate_bpm={self.heart_rate_bpm!r}; use 20-220 bpm.")
+        if not 0 <= self.pvc_probability < 0.5:
+            raise InputError(f"ECGParams.pvc_probability={self.pvc_probability!r}; use 0 <= p < 0.5.")
+        if self.pvc_probability > 0 and not self.pvc_qrs:
+            raise InputError("ECGParams.pvc_probability > 0 needs pvc_qrs waves.")
+
+    @property
+    def qrs_duration_ms(self) -> float:
+        """Designed QRS duration (first bump start to last bump end; from the stimulus when paced)."""
+        start, end = extent_ms(self.qrs)
+        return end - min(start, 0.0) if self.paced else end - start
+
+    def designed(self) -> dict[str, Any]:
+        """The designed values a delineator should recover (JSON-friendly)."""
+        return {
+            "phenotype": self.phenotype,
+            "qrs_duration_ms": round(self.qrs_duration_ms, 1),
+            "heart_rate_bpm": round(self.heart_rate_bpm, 1),
+            "pr_ms": round(self.pr_ms, 1) if self.p else None,
+            "av_block": self.av_block,
+            "pvc_probability": self.pvc_probability,
+            "paced": self.paced,
+            **self.extra,
+        }
+
+
+# --- waves ---------------------------------------------------------------------------------------
+def _scaled(waves: tuple[Wave, ...], *, time: float = 1.0, amplitude: float = 1.0) -> tuple[Wave, ...]:
+    return tuple(
+        Wave(
+            w.centre_ms * time,
+            w.half_width_ms * time,
+            w.x_mv * amplitude,
+            w.y_mv * amplitude,
+            w.z_mv * amplitude,
+        )
+        for w in waves
+    )
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def net_vector(waves: tuple[Wave, ...]) -> np.ndarray:
+    """Area-weighted mean QRS vector (direction of the net QRS force)."""
+    return np.sum([np.array(w[2:]) * w.half_width_ms for w in waves], axis=0)
+
+
+def t_waves(
+    qrs_end_ms: float, direction: np.ndarray, amplitude_mv: float, *, st_ms: float = 60.0, t_ms: float = 180.0
+) -> tuple[Wave, ...]:
+    """An asymmetric T wave (slow rise, faster fall) starting ``st_ms`` after the QRS end.
+
+    Parameters
+    ----------
+    qrs_end_ms : float
+        End of the QRS from QRS onset.
+    direction : ndarray of shape (3,)
+        T axis (normalised here).
+    amplitude_mv : float
+        Peak spatial amplitude.
+    """
+    d = _unit(np.asarray(direction, dtype=float)) * amplitude_mv
+    start = qrs_end_ms + st_ms
+    first = Wave(start + 0.45 * t_ms, 0.45 * t_ms, *(0.55 * d))
+    second = Wave(start + 0.68 * t_ms, 0.32 * t_ms, *(0.6 * d))
+    return (first, second)
+
+
+def p_waves(*, amplitude_mv: float = 0.15, duration_ms: float = 100.0) -> tuple[Wave, ...]:
+    """Right- then left-atrial bumps (P axis ~60°), ``duration_ms`` long."""
+    h = duration_ms / 3.0
+    right = Wave(h, h, 0.15 * amplitude_mv, 0.9 * amplitude_mv, -0.35 * amplitude_mv)
+    left = Wave(2 * h, h, 0.7 * amplitude_mv, 0.45 * amplitude_mv, 0.45 * amplitude_mv)
+    return (right, left)
+
+
+# Normal QRS at 90 ms: septal (right, anterior), LV free wall (left, inferior, posterior), basal (terminal).
+_NORMAL_QRS = (
+    Wave(12.0, 12.0, -0.18, 0.05, -0.22),
+    Wave(40.0, 26.0, 1.05, 0.75, 0.3),
+    Wave(64.0, 26.0, -0.15, -0.2, 0.3),
+)
+
+
+def normal_qrs(*, qrs_ms: float = 90.0, amplitude: float = 1.0, axis_deg: float = 50.0) -> tuple[Wave, ...]:
+    """Normal conduction: septal q, main LV force, terminal basal force; frontal axis ``axis_deg``."""
+    waves = _scaled(_NORMAL_QRS, time=qrs_ms / 90.0, amplitude=amplitude)
+    return _rotate_frontal(waves, axis_deg - 50.0)
+
+
+def _rotate_frontal(waves: tuple[Wave, ...], degrees: float) -> tuple[Wave, ...]:
+    """Rotate the frontal (X, Y) part of every bump by ``degrees`` (positive: towards inferior/right)."""
+    if degrees == 0:
+        return waves
+    a = np.radians(degrees)
+    c, s = np.cos(a), np.sin(a)
+    return tuple(
+        Wave(w.centre_ms, w.half_width_ms, c * w.x_mv - s * w.y_mv, s * w.x_mv + c * w.y_mv, w.z_mv)
+        for w in waves
+    )
+
+
+def lbbb_qrs(
+    *,
+    qrs_ms: float = 160.0,
+    notch_fraction: float = 0.62,
+    notch_depth: float = 1.0,
+    amplitude: float = 1.0,
+    lateral_amplitude: float = 1.0,
+) -> tuple[Wave, ...]:
+    """Left bundle branch block: right-to-left septum, then a slow LV with a late lateral-wall force.
+
+    Parameters
+    ----------
+    qrs_ms : float
+        Total QRS duration.
+    notch_fraction : float
+        Centre of the lateral-wall bump as a fraction of the QRS (later = more dyssynchrony).
+    notch_depth : float
+        0 merges the two LV bumps into one broad R (no notch: non-strict), 1 separates them (notch).
+    lateral_amplitude : float
+        Relative size of the lateral-wall force (scar there makes it smaller).
+    """
+    q = qrs_ms
+    lateral_centre = notch_fraction * q
+    lateral_half = max(q - 8.0 - lateral_centre, 0.12 * q)
+    # septal/anterior LV bump: centred earlier and narrower when the notch is deep
+    first_centre = 0.26 * q + (1 - notch_depth) * 0.1 * q
+    first_half = min(first_centre - 4.0, 0.2 * q + (1 - notch_depth) * 0.2 * q)
+    waves = (
+        Wave(0.08 * q, 0.08 * q, 0.22, 0.04, -0.02),  # septum activated from the right: leftward, no q
+        Wave(first_centre, first_half, 0.7 * amplitude, 0.15 * amplitude, 0.75 * amplitude),
+        Wave(
+            lateral_centre,
+            lateral_half,
+            0.9 * amplitude * lateral_amplitude,
+            -0.15 * amplitude,
+            0.85 * amplitude * lateral_amplitude,
+        ),
+        Wave(q - 8.0, 8.0, 0.12 * amplitude, -0.05, 0.1),
+    )
+    return waves
+
+
+def rbbb_qrs(*, qrs_ms: float = 140.0, amplitude: float = 1.0, r_prime_mv: float = 0.6) -> tuple[Wave, ...]:
+    """Right bundle branch block: normal septum and LV, then a late rightward-anterior RV force (R')."""
+    normal = _scaled(_NORMAL_QRS[:2], time=0.9, amplitude=amplitude)
+    late_start = 70.0
+    late_half = (qrs_ms - late_start) / 2.0
+    return (*normal, Wave(late_start + late_half, late_half, -0.7 * r_prime_mv, 0.05, -0.9 * r_prime_mv))
+
+
+def ivcd_qrs(*, qrs_ms: float = 130.0, amplitude: float = 1.0) -> tuple[Wave, ...]:
+    """Non-specific intraventricular conduction delay: normal sequence (septal q kept), slowed and slurred."""
+    waves = _scaled(_NORMAL_QRS, time=qrs_ms / 90.0, amplitude=amplitude)
+    slur = Wave(0.55 * qrs_ms, 0.15 * qrs_ms, 0.25 * amplitude, -0.2 * amplitude, 0.3 * amplitude)
+    return (*waves, slur)
+
+
+def lafb_qrs(*, qrs_ms: float = 105.0, amplitude: float = 1.0) -> tuple[Wave, ...]:
+    """Left anterior fascicular block: initial inferior-rightward, then superior-leftward force (≈ -60°)."""
+    s = qrs_ms / 105.0
+    return (
+        Wave(16 * s, 16 * s, -0.12, 0.3, -0.15),
+        Wave(52 * s, 36 * s, 0.85 * amplitude, -1.0 * amplitude, 0.3 * amplitude),
+        Wave(78 * s, 27 * s, 0.3 * amplitude, -0.35 * amplitude, 0.2 * amplitude),
+    )
+
+
+def paced_biv_qrs(
+    *, qrs_ms: float = 140.0, amplitude: float = 1.0, lv_fraction: float = 0.6
+) -> tuple[Wave, ...]:
+    """Biventricular paced QRS: LV lateral wall activated first (rightward force, dominant R in V1), RV apex
+    (superior force); ``lv_fraction`` weights the LV-paced part. Starts 4 ms after the stimulus."""
+    q = qrs_ms - 4.0
+    lv, rv = lv_fraction, 1.0 - lv_fraction
+    return (
+        Wave(4 + 0.36 * q, 0.36 * q, -0.9 * lv * amplitude, -0.4 * amplitude, -0.9 * lv * amplitude),
+        Wave(4 + 0.6 * q, 0.4 * q, 0.5 * rv * amplitude, -0.8 * amplitude, -0.2 * amplitude),
+    )
+
+
+def pvc_qrs(*, qrs_ms: float = 160.0, amplitude: float = 1.6, origin: str = "rvot") -> tuple[Wave, ...]:
+    """A wide ventricular ectopic beat: ``origin`` "rvot" (LBBB-like, inferior axis) or "lv" (RBBB-like)."""
+    if origin == "rvot":
+        vector = np.array([0.6, 1.0, 0.7])
+    elif origin == "lv":
+        vector = np.array([-0.7, -0.5, -0.7])
+    else:
+        raise InputError(f"PVC origin {origin!r}: use 'rvot' or 'lv'.")
+    v = _unit(vector) * amplitude
+    return (
+        Wave(0.3 * qrs_ms, 0.3 * qrs_ms, *(0.6 * v)),
+        Wave(0.62 * qrs_ms, 0.38 * qrs_ms, *v),
+    )
+
+
+def fragmentation(
+    qrs: tuple[Wave, ...], *, territory: str, n_notches: int = 3, amplitude_mv: float = 0.2
+) -> tuple[Wave, ...]:
+    """Add ``n_notches`` narrow alternating bumps in the direction of a territory (scar-related fQRS)."""
+    directions = {
+        "anterior": np.array([0.2, 0.0, -1.0]),
+        "lateral": np.array([1.0, -0.3, 0.2]),
+        "inferior": np.array([0.1, 1.0, 0.1]),
+    }
+    if territory not in directions:
+        raise InputError(f"territory {territory!r}: use one of {sorted(directions)}.")
+    start, end = extent_ms(qrs)
+    d = directions[territory] * amplitude_mv
+    positions = np.linspace(start + 0.3 * (end - start), start + 0.75 * (end - start), n_notches)
+    notches = tuple(Wave(float(c), 5.0, *(d * (1 if k % 2 == 0 else -1))) for k, c in enumerate(positions))
+    return (*qrs, *notches)
+
+
+T_INVERSION_DIRECTIONS = {
+    "anterior": np.array([0.3, 0.4, 1.0]),
+    "lateral": np.array([-1.0, 0.6, 0.1]),
+    "inferior": np.array([0.6, -1.0, 0.0]),
+}
+
+
+# --- phenotypes ----------------------------------------------------------------------------------
+PHENOTYPES: tuple[str, ...] = (
+    "normal",
+    "lbbb_strict",
+    "lbbb_nonstrict",
+    "rbbb",
+    "ivcd",
+    "lafb",
+    "lvh",
+    "biv_paced",
+    "low_voltage",
+    "fragmented",
+    "pr_prolongation",
+    "av_block_2",
+    "av_block_3",
+    "pvc",
+    "t_inversion",
+)
+
+
+def phenotype_params(name: str, *, rng: np.random.Generator, **overrides: Any) -> ECGParams:
+    """Parameters of a named phenotype with plausible random variation, then ``overrides`` applied.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PHENOTYPES`.
+    rng : numpy.random.Generator
+        Draws heart rate, widths, amplitudes and axis within physiological ranges.
+    **overrides
+        ECGParams fields, e.g. ``heart_rate_bpm=60``.
+    """
+    if name not in PHENOTYPES:
+        raise InputError(f"Unknown phenotype {name!r}; choose from {', '.join(PHENOTYPES)}.")
+    u = rng.uniform
+    amplitude = u(0.8, 1.25)
+    hr = u(58, 85)
+    qrs: tuple[Wave, ...]
+    extra: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {}
+    if name in ("normal", "pr_prolongation", "av_block_2", "av_block_3", "pvc", "t_inversion", "low_voltage"):
+        qrs = normal_qrs(qrs_ms=u(82, 100), amplitude=amplitude, axis_deg=u(20, 70))
+    elif name == "lbbb_strict":
+        qrs = lbbb_qrs(qrs_ms=u(150, 190), notch_fraction=u(0.58, 0.68), amplitude=1.5 * amplitude)
+    elif name == "lbbb_nonstrict":
+        qrs = lbbb_qrs(
+            qrs_ms=u(128, 138), notch_fraction=u(0.55, 0.62), notch_depth=0.0, amplitude=1.5 * amplitude
+        )
+    elif name == "rbbb":
+        qrs = rbbb_qrs(qrs_ms=u(128, 155), amplitude=amplitude)
+    elif name == "ivcd":
+        qrs = ivcd_qrs(qrs_ms=u(122, 145), amplitude=amplitude)
+    elif name == "lafb":
+        qrs = lafb_qrs(qrs_ms=u(95, 112), amplitude=amplitude)
+    elif name == "lvh":
+        qrs = normal_qrs(qrs_ms=u(100, 112), amplitude=amplitude * u(2.0, 2.6), axis_deg=u(-10, 40))
+    elif name == "biv_paced":
+        qrs = paced_biv_qrs(qrs_ms=u(120, 150), amplitude=amplitude * 1.3)
+        kwargs["paced"] = True
+    elif name == "fragmented":
+        territory = str(rng.choice(["anterior", "lateral", "inferior"]))
+        qrs = fragmentation(normal_qrs(qrs_ms=u(88, 105), amplitude=amplitude), territory=territory)
+        extra["fragmented_territory"] = territory
+    else:  # pragma: no cover - PHENOTYPES checked above
+        raise AssertionError(name)
+    _, qrs_end = extent_ms(qrs)
+    net = net_vector(qrs)
+    if name in ("lbbb_strict", "lbbb_nonstrict", "rbbb", "ivcd", "biv_paced"):
+        t_dir = -net if name != "rbbb" else -net_vector(qrs[-1:])  # discordant to the (terminal) QRS force
+        t = t_waves(qrs_end, t_dir, u(0.35, 0.6), st_ms=u(40, 60))
+    elif name == "lvh":
+        t = t_waves(qrs_end, np.array([-1.0, 0.3, -0.2]), u(0.2, 0.35))  # lateral strain
+    elif name == "t_inversion":
+        territory = str(rng.choice(sorted(T_INVERSION_DIRECTIONS)))
+        t = t_waves(qrs_end, T_INVERSION_DIRECTIONS[territory], u(0.25, 0.4))
+        extra["t_inversion_territory"] = territory
+    else:
+        t = t_waves(qrs_end, np.array([0.9, 0.6, -0.3]), u(0.3, 0.5))
+    params = ECGParams(
+        qrs=qrs,
+        t=t,
+        p=p_waves(amplitude_mv=u(0.1, 0.18)),
+        heart_rate_bpm=hr,
+        pr_ms=u(140, 185),
+        phenotype=name,
+        extra=extra,
+        **kwargs,
+    )
+    if name == "low_voltage":
+        params = replace(params, qrs=_scaled(qrs, amplitude=u(0.3, 0.4)), t=_scaled(t, amplitude=0.4))
+    elif name == "pr_prolongation":
+        params = replace(params, pr_ms=u(230, 300), av_block=1)
+    elif name == "av_block_2":
+        params = replace(
+            params,
+            pr_ms=u(160, 200),
+            av_block=2,
+            av_ratio=int(rng.choice([2, 3, 4])),
+            heart_rate_bpm=u(70, 90),
+        )
+    elif name == "av_block_3":
+        params = replace(params, av_block=3, heart_rate_bpm=u(75, 95), escape_rate_bpm=u(35, 48))
+    elif name == "pvc":
+        origin = str(rng.choice(["rvot", "lv"]))
+        pqrs = pvc_qrs(qrs_ms=u(140, 180), origin=origin)
+        ptt = t_waves(extent_ms(pqrs)[1], -net_vector(pqrs), 0.6, st_ms=20)
+        params = replace(
+            params, pvc_probability=u(0.1, 0.2), pvc_qrs=pqrs, pvc_t=ptt, extra={"pvc_origin": origin}
+        )
+    return replace(params, **overrides) if overrides else params
+
+
+# --- rendering -----------------------------------------------------------------------------------
+def _template(waves: tuple[Wave, ...], fs: float, *, power: float = 2.0) -> tuple[np.ndarray, int]:
+    """VCG of ``waves`` sampled at ``fs``: (3, length) float64 and the sample of time 0 within it.
+
+    The bump is ``cos(π u / 2) ** power``: 2 (smooth start, P and T waves) or 1 (abrupt start with a
+    finite slope, as ventricular depolarisation starts).
+    """
+    if not waves:
+        return np.zeros((3, 1)), 0
+    arr = np.asarray(waves, dtype=np.float64)
+    start, end = extent_ms(waves)
+    first = int(np.floor(start * fs / 1000.0)) - 1
+    last = int(np.ceil(end * fs / 1000.0)) + 1
+    t_ms = np.arange(first, last + 1) * 1000.0 / fs
+    u = (t_ms[None, :] - arr[:, :1]) / arr[:, 1:2]
+    bumps = np.where(np.abs(u) < 1.0, np.cos(0.5 * np.pi * np.clip(u, -1, 1)) ** power, 0.0)
+    return arr[:, 2:].T @ bumps, -first
+
+
+def _add(target: np.ndarray, template: np.ndarray, zero: int, at: int, scale: float) -> None:
+    a = at - zero
+    b = a + template.shape[1]
+    lo, hi = max(a, 0), min(b, target.shape[1])
+    if hi > lo:
+        target[:, lo:hi] += scale * template[:, lo - a : hi - a]
+
+
+def _rr_series(mean_ms: float, params: ECGParams, total_ms: float, rng: np.random.Generator) -> np.ndarray:
+    n = int(total_ms / mean_ms) + 4
+    t = np.cumsum(np.full(n, mean_ms)) / 1000.0
+    phase = rng.uniform(0, 2 * np.pi)
+    rr = mean_ms * (1 + params.rsa_fraction * np.sin(2 * np.pi * 0.25 * t + phase))
+    rr = rr + rng.normal(0.0, params.rr_sd_ms, n)
+    return np.clip(rr, 0.6 * mean_ms, 1.4 * mean_ms)
+
+
+def _schedule(params: ECGParams, duration_ms: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Event times (ms) of P waves, QRS complexes (kind 0 normal/paced, 1 PVC) and stimuli."""
+    atrial_rr = 60000.0 / params.heart_rate_bpm
+    start = -rng.uniform(0.3, 1.0) * atrial_rr - params.pr_ms
+    p_times = start + np.concatenate(
+        ([0.0], np.cumsum(_rr_series(atrial_rr, params, duration_ms + 2000, rng)))
+    )
+    p_times = p_times[p_times < duration_ms + 500]
+    if params.av_block == 3:
+        escape_rr = 60000.0 / params.escape_rate_bpm
+        first = -rng.uniform(0, escape_rr)
+        n = int((duration_ms + 1000 - first) / escape_rr) + 2
+        qrs_times = first + escape_rr * np.arange(n) + rng.normal(0, 8.0, n)
+        kinds = np.zeros(n, dtype=np.int64)
+    else:
+        conducted = np.ones(len(p_times), dtype=bool)
+        if params.av_block == 2:
+            offset = int(rng.integers(params.av_ratio))
+            conducted[(np.arange(len(p_times)) + offset) % params.av_ratio == params.av_ratio - 1] = False
+        qrs_times = p_times[conducted] + params.pr_ms
+        kinds = np.zeros(len(qrs_times), dtype=np.int64)
+        if params.pvc_probability > 0 and len(qrs_times) > 2:
+            # a PVC comes early after the previous beat and replaces the next conducted QRS
+            pvc = rng.random(len(qrs_times)) < params.pvc_probability
+            pvc[0] = False
+            pvc[1:] &= ~pvc[:-1]  # no couplets
+            gaps = np.diff(qrs_times, prepend=qrs_times[0])
+            qrs_times = np.where(pvc, qrs_times - (1 - params.pvc_coupling) * gaps, qrs_times)
+            kinds[pvc] = 1
+    keep = (qrs_times > -1000) & (qrs_times < duration_ms + 500)
+    spikes = qrs_times[keep & (kinds == 0)] if params.paced else np.zeros(0)
+    return {"p": p_times, "qrs": qrs_times[keep], "kind": kinds[keep], "spikes": spikes}
+
+
+def render_ecg(
+    params: ECGParams,
+    *,
+    rng: np.random.Generator,
+    fs: float = 500.0,
+    duration_s: float = 10.0,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Draw the rhythm and noise of one ECG and render its 12 leads.
+
+    Parameters
+    ----------
+    params : ECGParams
+    rng : numpy.random.Generator
+    fs : float
+        Sampling rate, Hz.
+    duration_s : float
+        Length, s.
+
+    Returns
+    -------
+    signal : ndarray of shape (12, n_samples), float32, mV
+        Canonical lead order.
+    events : dict
+        ``"qrs"`` onset samples, ``"kind"`` (0 normal/paced, 1 PVC), ``"p"`` P-onset samples,
+        ``"spikes"`` stimulus samples.
+    """
+    n = round(duration_s * fs)
+    duration_ms = n * 1000.0 / fs
+    events = _schedule(params, duration_ms, rng)
+    to_sample = fs / 1000.0
+    vcg = np.zeros((3, n))
+    qrs_tpl = _template(params.qrs, fs, power=QRS_BUMP_POWER)
+    t_tpl = _template(params.t, fs)
+    p_tpl = _template(params.p, fs)
+    pvc_tpl = _template(params.pvc_qrs, fs, power=QRS_BUMP_POWER) if params.pvc_qrs else None
+    pvc_t_tpl = _template(params.pvc_t, fs) if params.pvc_t else None
+    jitter = 1.0 + params.amplitude_jitter * rng.standard_normal(len(events["qrs"]) + len(events["p"]))
+    if params.p:
+        for k, time in enumerate(events["p"]):
+            _add(vcg, *p_tpl, round(time * to_sample), jitter[len(events["qrs"]) + k])
+    qrs_times = events["qrs"]
+    rr = (
+        np.diff(qrs_times, append=qrs_times[-1] + 60000.0 / params.heart_rate_bpm)
+        if len(qrs_times)
+        else qrs_times
+    )
+    for k, (time, kind) in enumerate(zip(qrs_times, events["kind"], strict=True)):
+        at = round(time * to_sample)
+        if kind == 1 and pvc_tpl is not None and pvc_t_tpl is not None:
+            _add(vcg, *pvc_tpl, at, jitter[k])
+            _add(vcg, *pvc_t_tpl, at, jitter[k])
+            continue
+        _add(vcg, *qrs_tpl, at, jitter[k])
+        # repolarisation shortens at fast rates (QT ∝ sqrt(RR), shift of the T wave only)
+        shift_ms = 120.0 * (np.sqrt(np.clip(rr[k], 400, 1500) / 1000.0) - 0.93)
+        _add(vcg, *t_tpl, at + round(shift_ms * to_sample), jitter[k])
+    leads8 = DOWER_MATRIX @ vcg
+    if params.paced and len(events["spikes"]):
+        width = max(round(0.5e-3 * fs), 1)
+        for vector, delay in ((params.spike_lv, 0.0), (params.spike_rv, params.vv_delay_ms)):
+            projection = DOWER_MATRIX @ (_unit(np.asarray(vector)) * params.spike_mv)
+            for time in events["spikes"]:
+                a = round((time + delay) * to_sample)
+                if a >= 0 and a + width < n:
+                    leads8[:, a : a + width] += projection[:, None]
+    leads8 += _noise(params, n, fs, rng)
+    signal = np.empty((12, n), dtype=np.float32)
+    i, ii = leads8[0], leads8[1]
+    signal[0], signal[1] = i, ii
+    signal[2] = ii - i
+    signal[3] = -(i + ii) / 2
+    signal[4] = i - ii / 2
+    signal[5] = ii - i / 2
+    signal[6:] = leads8[2:]
+    samples = {
+        "qrs": np.round(events["qrs"] * to_sample).astype(np.int64),
+        "kind": events["kind"],
+        "p": np.round(events["p"] * to_sample).astype(np.int64),
+        "spikes": np.round(events["spikes"] * to_sample).astype(np.int64),
+    }
+    return signal, samples
+
+
+def _noise(params: ECGParams, n: int, fs: float, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(n) / fs
+    out = np.zeros((8, n))
+    if params.baseline_mv > 0:
+        freqs = rng.uniform(0.05, 0.45, (8, 3))
+        phases = rng.uniform(0, 2 * np.pi, (8, 3))
+        amps = params.baseline_mv * rng.uniform(0.3, 1.0, (8, 3)) / 1.7
+        for j in range(3):
+            out += amps[:, j : j + 1] * np.sin(2 * np.pi * freqs[:, j : j + 1] * t + phases[:, j : j + 1])
+    if params.powerline_mv > 0:
+        phase = rng.uniform(0, 2 * np.pi, (8, 1))
+        out += (
+            params.powerline_mv
+            * rng.uniform(0.5, 1.0, (8, 1))
+            * np.sin(2 * np.pi * params.powerline_hz * t + phase)
+        )
+    if params.muscle_mv > 0:
+        white = rng.standard_normal((8, n + 2))
+        out += params.muscle_mv * 0.6 * (white[:, :-2] + white[:, 1:-1] + white[:, 2:])
+    return out
+
+
+def simulate_ecg(
+    params: ECGParams | str = "normal",
+    *,
+    fs: float = 500.0,
+    duration_s: float = 10.0,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    record_id: str | None = None,
+    patient_id: str | None = None,
+) -> ECGRecord:
+    """Simulate one 12-lead ECG.
+
+    Parameters
+    ----------
+    params : ECGParams or str
+        Full parameters, or a phenotype name from :data:`PHENOTYPES` (drawn with
+        :func:`phenotype_params`).
+    fs : float
+        Sampling rate, Hz (>= 200).
+    duration_s : float
+        Length, s (>= 2).
+    seed, rng
+        Give one: a seed or a Generator (a seed of None draws fresh entropy).
+    record_id, patient_id : str, optional
+
+    Returns
+    -------
+    ECGRecord
+        Signal (12, fs * duration_s) float32 in mV; ``meta["designed"]`` holds the designed values
+        (QRS duration, PR, heart rate, AV block, phenotype), ``meta["events"]`` the QRS onset samples.
+    """
+    if rng is not None and seed is not None:
+        raise InputError("Give seed or rng to simulate_ecg, not both.")
+    if fs < 200:
+        raise InputError(f"fs={fs!r} Hz: simulate at 200 Hz or more (500 Hz recommended).")
+    if duration_s < 2:
+        raise InputError(f"duration_s={duration_s!r}: simulate at least 2 s so there are two beats.")
+    generator = rng if rng is not None else np.random.default_rng(seed)
+    if isinstance(params, str):
+        params = phenotype_params(params, rng=generator)
+    signal, events = render_ecg(params, rng=generator, fs=fs, duration_s=duration_s)
+    meta = {
+        "format": "simulated",
+        "simulated": True,
+        "designed": params.designed(),
+        "events": {key: value.tolist() for key, value in events.items()},
+    }
+    return ECGRecord(signal, fs, CANONICAL_LEADS, patient_id=patient_id, record_id=record_id, meta=meta)

@@ -1,0 +1,197 @@
+"""The paper's Fig. 2 panel for one LGE slice, and a montage of oriented slices for a person to check."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cardiopredict.cmr.preprocess import PatientArrays, preprocess_study
+from cardiopredict.cmr.scar import ScarMethod
+from cardiopredict.cmr.study import LGEStudy
+from cardiopredict.errors import InputError
+
+__all__ = ["oriented_full_slice", "plot_lge_panel", "plot_oriented_montage"]
+
+
+def oriented_full_slice(
+    study: LGEStudy, arrays: PatientArrays, position: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole selected slice ``position`` rotated about the LV centre, normalised by the myocardium.
+
+    Returns
+    -------
+    image : float32 ndarray of shape (H, W)
+        0 = darkest, 1 = brightest myocardial pixel.
+    centre : ndarray of shape (2,)
+        LV centre (row, col), unchanged by the rotation.
+    """
+    from cardiopredict.cmr.geometry import rotate_about
+
+    k = int(arrays.slice_indices[position])
+    image = study.images[k]
+    myo = study.myocardium_mask()[k]
+    lo, hi = float(image[myo].min()), float(image[myo].max())
+    centre = arrays.lv_centre_rc[position]
+    rotated = rotate_about(image, centre, float(arrays.rotation_deg[position]))
+    return ((rotated - lo) / (hi - lo)).astype(np.float32), centre
+
+
+def plot_lge_panel(
+    study: LGEStudy,
+    out: str | os.PathLike[str],
+    *,
+    scar: ScarMethod = "nsd",
+    n_sd: float = 5.0,
+    slice_position: int | None = None,
+    dpi: int = 110,
+) -> Path:
+    """Fig. 2 of the paper for one slice: masked + normalised, cropped, oriented full slice, scar.
+
+    Parameters
+    ----------
+    study : LGEStudy
+        With a myocardium (labels or contours) and an insertion point or RV label.
+    out : path
+        PNG written atomically.
+    scar : {"nsd", "fwhm", "labels"}
+        Scar method for the fourth panel.
+    n_sd : float
+        For ``scar="nsd"``.
+    slice_position : int, optional
+        Which of the *selected* slices (0 = most basal); default the middle one.
+    dpi : int
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    InputError
+        The study is excluded by the preprocessing (the message gives the reason) or the slice position is
+        out of range.
+    """
+    arrays = preprocess_study(study, scar=scar, n_sd=n_sd, min_slices=1)
+    if arrays.excluded:
+        raise InputError(
+            f"plot_lge_panel: {study.patient_id or 'study'} cannot be preprocessed: {arrays.excluded}"
+        )
+    position = arrays.n_selected // 2 if slice_position is None else int(slice_position)
+    if not 0 <= position < arrays.n_selected:
+        raise InputError(
+            f"plot_lge_panel: slice_position={slice_position} but only {arrays.n_selected} slices are "
+            "selected "
+            f"(0 = base .. {arrays.n_selected - 1} = apex)."
+        )
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    lge, myo, scar_mask = arrays.lge[position], arrays.inputs[position, 0], arrays.inputs[position, 1]
+    full, centre = oriented_full_slice(study, arrays, position)
+    size = lge.shape[0]
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    axes[0].imshow(np.where(myo > 0, np.clip(lge, 0, 1), 0), cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("Masked + normalised LGE")
+    axes[1].imshow(np.clip(lge, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(lge, 99.5))))
+    axes[1].set_title("Cropped SA image")
+    axes[2].imshow(
+        np.clip(full, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(full, 99.5)))
+    )
+    from cardiopredict.cmr.geometry import rotate_points
+
+    point = rotate_points(arrays.insertion_point_rc[position], centre, float(arrays.rotation_deg[position]))
+    axes[2].plot(centre[1], centre[0], "c+", ms=10)
+    axes[2].plot(point[1], point[0], "o", ms=6, mfc="none", mec="yellow", mew=1.5)
+    axes[2].set_title("Full SA image (orientation corrected)")
+    axes[3].imshow(np.clip(lge, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(lge, 99.5))))
+    overlay = np.zeros((size, size, 4))
+    overlay[scar_mask > 0] = (1.0, 0.1, 0.1, 0.6)
+    axes[3].imshow(overlay)
+    axes[3].contour(myo, levels=[0.5], colors="lime", linewidths=0.6)
+    method = f"{n_sd:g} SD" if scar == "nsd" else scar
+    axes[3].set_title(f"LGE scar ({method}, {arrays.scar_burden_pct:.0f}% of myocardium)")
+    for axis in axes:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    k = int(arrays.slice_indices[position])
+    fig.suptitle(
+        f"{study.patient_id or 'LGE'}: slice {k} "
+        f"(selected {position + 1}/{arrays.n_selected}, base to apex); "
+        "RV insertion point rotated to 6 o'clock",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return _save(fig, Path(out), dpi)
+
+
+def plot_oriented_montage(
+    tiles: Sequence[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None]],
+    out: str | os.PathLike[str],
+    *,
+    columns: int = 8,
+    dpi: int = 90,
+    title: str | None = None,
+) -> Path:
+    """A grid of oriented, cropped slices with an optional point marked (e.g. the insertion point).
+
+    Parameters
+    ----------
+    tiles : sequence of (label, image of shape (S, S), point (row, col) or None, outline mask or None)
+    out : path
+        PNG written atomically.
+    columns : int
+    dpi : int
+    title : str, optional
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if not tiles:
+        raise InputError("plot_oriented_montage: no tiles to draw.")
+    rows = int(np.ceil(len(tiles) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows + 0.5), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, (label, image, point, outline) in zip(axes.ravel(), tiles, strict=False):
+        axis.imshow(
+            np.clip(image, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(image, 99.5)))
+        )
+        if outline is not None and outline.any():
+            axis.contour(outline, levels=[0.5], colors="lime", linewidths=0.4)
+        if point is not None and np.isfinite(point).all():
+            axis.plot(point[1], point[0], "o", ms=4, mfc="none", mec="yellow", mew=1.2)
+        axis.set_title(label, fontsize=6)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, Path(out), dpi)
+
+
+def _save(fig, out: Path, dpi: int) -> Path:
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return out

@@ -1,0 +1,107 @@
+"""The VCG simulator: determinism, lead algebra, the published transform, and that the project's own
+delineator and measurements recover the designed phenotypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cardiopredict.ecg.delineation import delineate
+from cardiopredict.ecg.measurements import measure
+from cardiopredict.ecg.simulate import DOWER_MATRIX, PHENOTYPES, ECGParams, normal_qrs, simulate_ecg
+from cardiopredict.errors import InputError
+
+# The delineator (0.5-40 Hz band-pass, onset/offset at 1 %/1.5 % of the peak spatial velocity, calibrated on
+# LUDB annotations) reads a compact-support synthetic QRS wider than its support: measured on these
+# phenotypes (2026-11-24), 13-31 ms wider, median 22 ms. The recovery test allows this documented
+# systematic offset and then requires +-10 ms around it.
+DELINEATOR_OFFSET_MS = 22.0
+
+
+def test_dower_matrix_is_the_inverse_of_the_published_inverse_dower():
+    # Edenbrandt & Pahlm 1988 inverse Dower (X, Y, Z from I, II, V1..V6)
+    inverse = np.array(
+        [
+            [0.156, -0.010, -0.172, -0.074, 0.122, 0.231, 0.239, 0.194],
+            [-0.227, 0.887, 0.057, -0.019, -0.106, -0.022, 0.041, 0.048],
+            [0.022, 0.102, -0.229, -0.310, -0.246, -0.063, 0.055, 0.108],
+        ]
+    )
+    np.testing.assert_allclose(np.linalg.pinv(DOWER_MATRIX), inverse, atol=1.5e-3)
+
+
+def test_same_seed_same_signal_different_seed_different():
+    a = simulate_ecg("lbbb_strict", seed=5)
+    b = simulate_ecg("lbbb_strict", seed=5)
+    c = simulate_ecg("lbbb_strict", seed=6)
+    assert a.signal.shape == (12, 5000) and a.signal.dtype == np.float32 and a.fs == 500
+    np.testing.assert_array_equal(a.signal, b.signal)
+    assert not np.allclose(a.signal, c.signal)
+
+
+def test_limb_leads_obey_einthoven_and_goldberger():
+    record = simulate_ecg("normal", seed=1)
+    lead = {name: record.lead(name).astype(np.float64) for name in record.leads}
+    np.testing.assert_allclose(lead["III"], lead["II"] - lead["I"], atol=1e-5)
+    np.testing.assert_allclose(lead["aVR"], -(lead["I"] + lead["II"]) / 2, atol=1e-5)
+    np.testing.assert_allclose(lead["aVR"] + lead["aVL"] + lead["aVF"], 0.0, atol=1e-4)
+
+
+def test_bad_input_is_refused_with_a_clear_message():
+    with pytest.raises(InputError, match="Unknown phenotype 'brugada'"):
+        simulate_ecg("brugada", seed=0)
+    with pytest.raises(InputError, match="av_block"):
+        ECGParams(qrs=normal_qrs(), t=(), av_block=4)
+    with pytest.raises(InputError, match="seed or rng"):
+        simulate_ecg("normal", seed=1, rng=np.random.default_rng(1))
+
+
+def _measured(name: str, seed: int):
+    record = simulate_ecg(name, seed=seed)
+    delineation = delineate(record)
+    return record.meta["designed"], measure(record, delineation, sex="M"), delineation
+
+
+@pytest.mark.parametrize("name", PHENOTYPES)
+def test_delineator_recovers_designed_qrs_duration_and_rate(name):
+    for seed in (0, 1):
+        designed, measured, delineation = _measured(name, seed)
+        error = measured.qrs_duration_ms - designed["qrs_duration_ms"] - DELINEATOR_OFFSET_MS
+        assert abs(error) <= 10, (name, seed, designed["qrs_duration_ms"], measured.qrs_duration_ms)
+        if designed["av_block"] < 2 and not designed["pvc_probability"]:
+            assert abs(measured.heart_rate_bpm - designed["heart_rate_bpm"]) < 3
+        assert delineation.valid.mean() > 0.8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conduction_criteria_are_met(seed):
+    strict = _measured("lbbb_strict", seed)[1]
+    assert strict.lbbb_aha and strict.lbbb_strauss and not strict.rbbb
+    nonstrict = _measured("lbbb_nonstrict", seed)[1]
+    assert nonstrict.lbbb_aha and not nonstrict.rbbb
+    rbbb = _measured("rbbb", seed)[1]
+    assert rbbb.rbbb and not rbbb.lbbb_aha
+    normal = _measured("normal", seed)[1]
+    assert not (normal.lbbb_aha or normal.rbbb or normal.fragmented_qrs or normal.low_voltage)
+    assert normal.av_block == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_other_phenotypes_are_read_as_designed(seed):
+    assert _measured("biv_paced", seed)[1].paced
+    assert _measured("low_voltage", seed)[1].low_voltage
+    assert _measured("fragmented", seed)[1].fragmented_qrs
+    assert _measured("lvh", seed)[1].sokolow_lyon_mv >= 3.5
+    assert _measured("lafb", seed)[1].qrs_axis_deg < -30
+    designed, prolonged, _ = _measured("pr_prolongation", seed)
+    assert prolonged.av_block == 1 and abs(prolonged.pr_interval_ms - designed["pr_ms"]) <= 20
+
+
+def test_rhythm_phenotypes_change_the_ventricular_rhythm():
+    designed, measured, _delineation = _measured("av_block_3", 0)
+    assert measured.heart_rate_bpm < 50 < designed["heart_rate_bpm"]  # escape rhythm, faster atria
+    record = simulate_ecg("pvc", seed=3)
+    kinds = np.asarray(record.meta["events"]["kind"])
+    assert kinds.sum() >= 1
+    rr = delineate(record).rr_intervals_ms
+    assert rr.min() < 0.75 * np.median(rr)  # premature beats
