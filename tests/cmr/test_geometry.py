@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -269,8 +267,9 @@ def test_crop_centred_leading_axes_and_far_outside():
     assert (g.crop_centred(stack[0, 0], (500, 500), size=16) == 0).all()
 
 
-def test_geometry_of_one_slice_is_fast():
-    """The pipeline target is >= 50 slices/s including scar segmentation: geometry must take a few ms."""
+def test_geometry_of_one_large_slice_end_to_end():
+    """A 480x480 slice goes through mask, centre, insertion point and oriented crop (speed: see
+    benchmarks/cmr_preprocess_speed.py, not a timed test)."""
     shape = (480, 480)
     centre = np.array([240.0, 250.0])
     epi, endo = circle(centre, 45.0, 300), circle(centre, 30.0, 300)
@@ -286,12 +285,9 @@ def test_geometry_of_one_slice_is_fast():
         crops = [g.oriented_crop(x, c, angle, spacing_mm=(0.73, 0.73)) for x in (image, myo)]
         return crops[0], crops[1]
 
-    one_slice()
-    start = time.perf_counter()
-    for _ in range(20):
-        one_slice()
-    per_slice = (time.perf_counter() - start) / 20
-    assert per_slice < 0.010, f"{per_slice * 1000:.1f} ms per slice"
+    image_crop, myo_crop = one_slice()
+    assert image_crop.shape == myo_crop.shape == (128, 128)
+    assert myo_crop.any()
 
 
 def test_oriented_crop_equals_resample_rotate_crop():

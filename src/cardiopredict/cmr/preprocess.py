@@ -17,13 +17,13 @@ Steps per slice (paper section 2.2, Fig. 2):
 Slice selection (documented rule):
 
 * a slice is *usable* when its myocardium covers at least ``min_myocardium_mm2`` (default 150 mm²,
-  e.g. a 10 mm-radius apical cavity with a 4 mm wall) and it has an insertion point (given or derivable);
+  about a ring of 5 mm cavity radius and 4 mm wall) and it has an insertion point (given or derivable);
   every unusable slice is listed in ``PatientArrays.dropped`` with the reason; a slice whose only problem
   is a missing insertion point (none given and no RV touching the myocardium, typical of the apex) takes
   the rotation of the nearest slice that has one and is listed in ``PatientArrays.notes``;
-* usable slices are ordered base -> apex: by slice position, with the direction chosen so that the
-  first half of the stack has the larger mean area inside the epicardium (the LV narrows towards the
-  apex); ``study.meta["base_index"]`` (0 or -1), when given, decides instead;
+* usable slices are ordered base -> apex: by slice position, in the direction in which the area inside
+  the epicardium (plus the RV blood pool when labelled) shrinks (least-squares slope over the slices; the
+  heart narrows towards the apex); ``study.meta["base_index"]`` (0 or -1), when given, decides instead;
 * more than ``max_slices`` (10) usable slices: ``max_slices`` evenly spaced ones are kept (first and last
   included); fewer than ``min_slices`` (3): the patient is excluded with the reason.
 """
@@ -139,9 +139,9 @@ def select_slices(
             base_first = base_index == 0
         else:
             myo = study.myocardium_mask() if myo_mask is None else myo_mask
-            areas = [_area_inside(myo[k]) for k in usable]
-            half = len(usable) // 2
-            base_first = np.mean(areas[:half]) >= np.mean(areas[len(usable) - half :])
+            rv = study.rv_mask() if study.labels is not None else None
+            areas = [_area_inside(myo[k]) + (float(rv[k].sum()) if rv is not None else 0.0) for k in usable]
+            base_first = np.polyfit(np.arange(len(areas)), areas, 1)[0] <= 0
         if not base_first:
             usable = usable[::-1]
     if len(usable) > max_slices:

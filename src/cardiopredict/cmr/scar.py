@@ -249,7 +249,6 @@ def segment_scar(
 def scar_burden(
     scar_mask: np.ndarray,
     myo_mask: np.ndarray,
-    *,
     pixel_spacing_mm: tuple[float, float],
     slice_thickness_mm: float,
 ) -> tuple[float, float]:

@@ -174,6 +174,7 @@ class DelineationParams:
     per_lead: bool = False
     powerline_hz: float | None = None
     pacing: bool = True
+    edge_model: bool = True
 
     def __post_init__(self) -> None:
         for name in ("detection_fraction", "core_fraction", "onset_fraction", "offset_fraction"):
@@ -233,6 +234,17 @@ def _clipped_mask(signal: np.ndarray, fs: float) -> np.ndarray:
     return mask
 
 
+def _p10(x: np.ndarray, axis: int = -1) -> np.ndarray | float:
+    """10th percentile along ``axis`` (linear interpolation, as ``np.percentile``), via partial sort."""
+    n = x.shape[axis]
+    position = 0.1 * (n - 1)
+    low = int(position)
+    high = min(low + 1, n - 1)
+    part = np.partition(x, (low, high) if high > low else low, axis=axis)
+    a, b = np.take(part, low, axis=axis), np.take(part, high, axis=axis)
+    return a + (b - a) * (position - low)
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start (inclusive) and end (exclusive) indices of True runs."""
     padded = np.concatenate(([False], mask, [False])).astype(np.int8)
@@ -277,8 +289,8 @@ def _qrs_run(
     peak_at = a + int(np.argmax(sv[a:b]))
     peak = sv[peak_at]
     span = max(int(0.25 * fs), 1)
-    base_on = np.percentile(sv[max(lo, peak_at - span) : peak_at + 1], 10)
-    base_off = np.percentile(sv[peak_at : min(hi, peak_at + span)], 10)
+    base_on = _p10(sv[max(lo, peak_at - span) : peak_at + 1])
+    base_off = _p10(sv[peak_at : min(hi, peak_at + span)])
     gap = max(round(params.gap_ms * fs / 1000), 1)
     segment = sv[lo:hi]
     rel = peak_at - lo
@@ -293,6 +305,101 @@ def _qrs_run(
     onset = _refine(segment, start, thr_on, limit_on, -1)
     offset = _refine(segment, end, thr_off, limit_off, +1)
     return lo + onset, lo + offset + 1, peak_at, bool(closed_on and closed_off)
+
+
+def _crossing(sv: np.ndarray, peak_at: int, level: float, step: int) -> int:
+    """First sample from ``peak_at`` (walking by ``step``) where ``sv`` is at or below ``level``."""
+    if step < 0:
+        below = np.flatnonzero(sv[: peak_at + 1][::-1] <= level)
+        return peak_at - int(below[0]) if len(below) else 0
+    below = np.flatnonzero(sv[peak_at:] <= level)
+    return peak_at + int(below[0]) if len(below) else len(sv) - 1
+
+
+def _edge_features(
+    sv: np.ndarray, speed: np.ndarray, onset: int, offset: int, fs: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Edge candidates of one beat, in ms relative to its spatial-velocity peak.
+
+    ``onset``/``offset`` are the threshold edges of :func:`_qrs_run`. Returns (onset features, offset
+    features): spatial-velocity crossings of 0.5 % and 4 % of the peak (onset), the 0.5 % crossing
+    (offset), and the median (10 % of each lead's peak slope) and third-latest (20 %) per-lead offset over
+    ``speed`` (n_leads, n_samples; absolute slope of every lead). None when a part is missing.
+    """
+    if offset <= onset:
+        return None
+    n = len(sv)
+    peak_at = onset + int(np.argmax(sv[onset:offset]))
+    peak = sv[peak_at]
+    span = max(int(0.25 * fs), 1)
+    base_on = float(_p10(sv[max(0, peak_at - span) : peak_at + 1]))
+    base_off = float(_p10(sv[peak_at : min(n, peak_at + span)]))
+    core_on = _crossing(sv, peak_at, base_on + 0.1 * (peak - base_on), -1)
+    core_off = _crossing(sv, peak_at, base_off + 0.1 * (peak - base_off), +1)
+    limit = max(int(0.06 * fs), 1)
+    on_fine = _refine(sv, core_on, base_on + 0.005 * (peak - base_on), limit, -1)
+    on_coarse = _refine(sv, core_on, base_on + 0.04 * (peak - base_on), limit, -1)
+    off_fine = _refine(sv, core_off, base_off + 0.005 * (peak - base_off), limit, +1) + 1
+    a, b = max(onset - limit, 0), min(offset + limit, n)
+    window = speed[:, a:b]
+    lead_peak = speed[:, onset:offset].max(axis=1)
+    lead_base = _p10(speed[:, peak_at : min(n, peak_at + span)], axis=1)
+    moving = lead_peak >= 1.0  # mV/s: the lead shows this QRS
+    if not moving.any():
+        return None
+    ends = []
+    for fraction in (0.1, 0.2):
+        level = lead_base + fraction * (lead_peak - lead_base)
+        above = window > level[:, None]
+        has = above.any(axis=1) & moving
+        last = window.shape[1] - np.argmax(above[:, ::-1], axis=1)
+        ends.append(np.sort(a + last[has])[::-1])
+    if not len(ends[0]) or not len(ends[1]):
+        return None
+    scale = 1000.0 / fs
+    on_features = np.array([on_fine - peak_at, on_coarse - peak_at]) * scale
+    off_features = (
+        np.array([off_fine - peak_at, np.median(ends[0]) - peak_at, ends[1][min(2, len(ends[1]) - 1)] - peak_at])
+        * scale
+    )
+    return on_features, off_features, peak_at
+
+
+# Edge model: global onset/offset (ms after the beat's spatial-velocity peak) as a linear combination of
+# the candidates of :func:`_edge_features` plus a constant: (constant, weights...). Fitted by Huber
+# regression on LUDB records 1-75 against the earliest/latest of the cardiologists' 12 per-lead marks and
+# checked unchanged on records 76-150 (docs/_bench_delineation.md).
+ONSET_MODEL: tuple[float, ...] = (-15.1, 0.15, 0.74)
+OFFSET_MODEL: tuple[float, ...] = (16.9, 0.17, 0.61, 0.17)
+
+
+def _lead_speed(gradient: np.ndarray, names: list[str], fs: float) -> np.ndarray:
+    """Absolute slope of every lead in mV/s, shape (n_leads, n_samples), smoothed over 8 ms.
+
+    ``gradient`` (n_used, n_samples) is the per-sample slope of the filtered leads ``names``; when I and II
+    are among them the four derived limb leads (III, aVR, aVL, aVF) are added, so the per-lead candidates
+    see all 12 leads a cardiologist marks.
+    """
+    rows = [gradient]
+    if "I" in names and "II" in names:
+        lead_i, lead_ii = gradient[names.index("I")], gradient[names.index("II")]
+        rows.append(np.stack([lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2]))
+    slope = np.abs(np.concatenate(rows)) * fs
+    width = round(0.008 * fs)
+    return np.stack([_moving_average(lead, width) for lead in slope])
+
+
+def _model_edges(sv: np.ndarray, speed: np.ndarray, onset: int, offset: int, fs: float) -> tuple[int, int]:
+    """Onset and offset from the edge model; the threshold edges when a candidate is missing."""
+    found = _edge_features(sv, speed, onset, offset, fs)
+    if found is None:
+        return onset, offset
+    on_features, off_features, peak_at = found
+    on_ms = ONSET_MODEL[0] + float(np.dot(ONSET_MODEL[1:], on_features))
+    off_ms = OFFSET_MODEL[0] + float(np.dot(OFFSET_MODEL[1:], off_features))
+    new_on = peak_at + round(min(on_ms, 0.0) * fs / 1000)
+    new_off = peak_at + round(max(off_ms, 0.0) * fs / 1000)
+    return max(new_on, 0), min(new_off, len(sv))
 
 
 def pacing_spikes(signal: np.ndarray, fs: float, *, max_width_ms: float = 6.0) -> np.ndarray:
@@ -515,7 +622,8 @@ def delineate(record: ECGRecord, **options: object) -> QRSDelineation:
     filtered = bandpass(filtered, fs, low_hz=params.band_hz[0], high_hz=high)
     nan_mask = np.isnan(filtered)
     work = np.where(nan_mask, 0.0, filtered)
-    velocity = np.sqrt((np.gradient(work, axis=1) ** 2).sum(axis=0)) * fs
+    gradient = np.gradient(work, axis=1)
+    velocity = np.sqrt((gradient**2).sum(axis=0)) * fs
     velocity = _moving_average(velocity, round(0.008 * fs))
     envelope = _moving_average(velocity, round(0.08 * fs))
 
@@ -529,6 +637,7 @@ def delineate(record: ECGRecord, **options: object) -> QRSDelineation:
 
     clipped = _clipped_mask(raw, fs).any(axis=0)
     nan_any = nan_mask.any(axis=0)
+    speed = _lead_speed(gradient, [record.leads[row] for row in rows], fs) if params.edge_model else None
     half_window = int(0.25 * fs)
     edge = int(0.04 * fs)
     n = record.n_samples
@@ -537,6 +646,8 @@ def delineate(record: ECGRecord, **options: object) -> QRSDelineation:
         lo = max(centre - half_window, 0 if k == 0 else (beats[k - 1] + centre) // 2)
         hi = min(centre + half_window, n if k == len(beats) - 1 else (beats[k + 1] + centre) // 2)
         onset, offset, _, closed = _qrs_run(velocity, lo, hi, int(centre), params, fs)
+        if speed is not None:
+            onset, offset = _model_edges(velocity, speed, onset, offset, fs)
         paced_at = spikes[(spikes >= onset - int(0.05 * fs)) & (spikes <= onset + int(0.03 * fs))]
         if len(paced_at):  # a paced QRS starts at its stimulus
             onset = int(paced_at[-1])

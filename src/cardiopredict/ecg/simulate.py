@@ -455,7 +455,9 @@ def phenotype_params(name: str, *, rng: np.random.Generator, **overrides: Any) -
         kwargs["paced"] = True
     elif name == "fragmented":
         territory = str(rng.choice(["anterior", "lateral", "inferior"]))
-        qrs = fragmentation(normal_qrs(qrs_ms=u(88, 105), amplitude=amplitude), territory=territory)
+        qrs = fragmentation(
+            normal_qrs(qrs_ms=u(88, 105), amplitude=amplitude), territory=territory, n_notches=4
+        )
         extra["fragmented_territory"] = territory
     else:  # pragma: no cover - PHENOTYPES checked above
         raise AssertionError(name)

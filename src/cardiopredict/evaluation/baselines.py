@@ -178,6 +178,7 @@ def cv_fpca_logistic(
     from sklearn.decomposition import PCA
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     windows = np.asarray(windows, dtype=float)
     if windows.ndim != 3:
@@ -198,11 +199,14 @@ def cv_fpca_logistic(
             "Lower n_components or use a larger cohort."
         )
     scores = np.empty(len(y))
-    for fold in np.unique(folds):
-        train, test = folds != fold, folds == fold
-        model = make_pipeline(
-            PCA(n_components=n_components, svd_solver="full"), StandardScaler(), _logistic(seed)
-        )
-        model.fit(X[train], y[train])
-        scores[test] = model.predict_proba(X[test])[:, 1]
+    # One BLAS thread: the SVD of a (few hundred x 3000) matrix takes ~0.1 s on one core, whereas
+    # multi-threaded BLAS on a shared, busy machine was measured to take 5-10 s for the same work.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for fold in np.unique(folds):
+            train, test = folds != fold, folds == fold
+            model = make_pipeline(
+                PCA(n_components=n_components, svd_solver="full"), StandardScaler(), _logistic(seed)
+            )
+            model.fit(X[train], y[train])
+            scores[test] = model.predict_proba(X[test])[:, 1]
     return scores
