@@ -10,14 +10,15 @@ same QRS).
 Usage::
 
     python benchmarks/delineation_ludb.py --ludb /path/to/ludb --json out.json [--limit N]
-        [--methods cardiopredict,neurokit2,prominence] [--records 1-75]
+        [--methods cardiopredict,cardiopredict-edge,neurokit2,prominence] [--records 1-75]
 
 Prints JSON ``{"records", "methods": {name: {"sensitivity", "ppv", "onset_error_ms", "offset_error_ms",
 "qrs_duration_error_ms", "seconds_per_record", ...}}, "speedup_vs": {...}}``. Each peer also reports a
 ``<name>-median`` variant from the same run (median over leads instead of earliest/latest). cardiopredict
-reports only the beats it marks valid. Timings exclude file reading and a first warm-up call; peers'
-R peaks come from NeuroKit2's default detector (``ecg_peaks``), and prominence-delineator uses it too
-when its optional detector (vg-beat-detectors) is not installed.
+reports only the beats it marks valid; ``cardiopredict-edge`` is the same delineator with its
+opt-in calibrated edge model (``delineate(record, edge_model=True)``). Timings exclude file reading and
+a first warm-up call; peers' R peaks come from NeuroKit2's default detector (``ecg_peaks``), and
+prominence-delineator uses it too when its optional detector (vg-beat-detectors) is not installed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 MATCH_MS = 150.0
-ALL_METHODS = ("cardiopredict", "neurokit2", "prominence")
+ALL_METHODS = ("cardiopredict", "cardiopredict-edge", "neurokit2", "prominence")
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -104,6 +105,13 @@ def run_cardiopredict(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
     d = delineate(record)
     return {"cardiopredict": (d.qrs_onsets[d.valid], d.qrs_offsets[d.valid])}
+
+
+def run_cardiopredict_edge(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from cardiopredict.ecg import delineate
+
+    d = delineate(record, edge_model=True)
+    return {"cardiopredict-edge": (d.qrs_onsets[d.valid], d.qrs_offsets[d.valid])}
 
 
 def _combine_leads(
@@ -182,7 +190,12 @@ def run_prominence(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return _both("prominence", per_lead, fs)
 
 
-RUNNERS = {"cardiopredict": run_cardiopredict, "neurokit2": run_neurokit2, "prominence": run_prominence}
+RUNNERS = {
+    "cardiopredict": run_cardiopredict,
+    "cardiopredict-edge": run_cardiopredict_edge,
+    "neurokit2": run_neurokit2,
+    "prominence": run_prominence,
+}
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -292,7 +305,7 @@ def evaluate(ludb: Path, names: list[str], methods: list[str], *, progress: bool
         out["speedup_vs"] = {
             m: round(out["methods"][m]["seconds_per_record"] / ours, 1)
             for m in methods
-            if m != "cardiopredict" and m in out["methods"]
+            if not m.startswith("cardiopredict") and m in out["methods"]
         }
     return out
 

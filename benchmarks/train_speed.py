@@ -39,6 +39,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 BATCH = 32
+TINY = {"channels": (4, 8, 16), "hidden_size": 8}
 N_LEADS, N_SAMPLES = 12, 250
 
 
@@ -180,7 +181,9 @@ class _BatchDataset(torch.utils.data.Dataset):
         return {"ecg": self.x[index_t]}, self.y[index_t]
 
 
-def _trainer_cv(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kwargs: dict, epochs: int, seed: int) -> None:
+def _trainer_cv(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, kwargs: dict, epochs: int, seed: int
+) -> None:
     import lightning
     from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
@@ -281,7 +284,9 @@ class _Conv2dECGNet(nn.Module):
     """ECGNet with Conv2d (1, k) kernels over (batch, 1, leads, T): the same function as the Conv1d
     version with leads folded into the batch; timed only."""
 
-    def __init__(self, *, kernel_size: int, pooling: str, channels=(32, 64, 128), hidden_size: int = 128) -> None:
+    def __init__(
+        self, *, kernel_size: int, pooling: str, channels=(32, 64, 128), hidden_size: int = 128
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_channels, length = 1, N_SAMPLES
@@ -297,7 +302,11 @@ class _Conv2dECGNet(nn.Module):
         self.pooling = pooling
         n_features = N_LEADS * in_channels * (length if pooling == "flatten" else 1)
         self.head = nn.Sequential(
-            nn.Dropout(0.8), nn.Linear(n_features, hidden_size), nn.ReLU(), nn.Dropout(0.5), nn.Linear(hidden_size, 1)
+            nn.Dropout(0.8),
+            nn.Linear(n_features, hidden_size),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(hidden_size, 1),
         )
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -356,9 +365,13 @@ def design_choices(*, repeats: int, inner: int, kernels: tuple[int, ...]) -> lis
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", type=Path, help="write the results here (atomically)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: torch's)"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer repeats/kernels (smoke test)")
     args = parser.parse_args(argv)
@@ -379,9 +392,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": platform.processor() or platform.machine(),
         "loadavg_before": load_before,
         "ecgnet_defaults": {
-            k: v
-            for k, v in vars(build_model("ecgnet")).items()
-            if k in ("input_key", "n_leads", "n_samples")
+            k: v for k, v in vars(build_model("ecgnet")).items() if k in ("input_key", "n_leads", "n_samples")
         },
     }
     print("(a) matmul ...", flush=True)
@@ -397,10 +408,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         flush=True,
     )
     print("(c) engine / Trainer vs plain PyTorch ...", flush=True)
-    results["framework"] = framework_overhead(
-        default_kwargs, n=160 if not args.quick else 64, epochs=5 if not args.quick else 2, repeats=repeats
-    )
-    print(f"    overhead {results['framework']['overhead_vs_plain']}", flush=True)
+    n, epochs = (64, 2) if args.quick else (160, 5)
+    results["framework"] = framework_overhead(default_kwargs, n=n, epochs=epochs, repeats=repeats)
+    print(f"    ECGNet: overhead {results['framework']['overhead_vs_plain']}", flush=True)
+    # A tiny network isolates the fixed cost per step/epoch that each framework adds.
+    results["framework_tiny_model"] = framework_overhead(TINY, n=n, epochs=epochs, repeats=repeats)
+    tiny = results["framework_tiny_model"]
+    n_epochs = 2 * epochs
+    tiny["fixed_cost_ms_per_epoch"] = {
+        name: (tiny["wall_best_s"][name] - tiny["wall_best_s"]["plain_pytorch"]) / n_epochs * 1e3
+        for name in ("engine_run_cv", "lightning_trainer")
+    }
+    print(f"    tiny model: added ms per epoch {tiny['fixed_cost_ms_per_epoch']}", flush=True)
     print("(d) design choices ...", flush=True)
     results["choices"] = design_choices(
         repeats=repeats, inner=1 if args.quick else 3, kernels=(3, 7) if args.quick else (3, 5, 7)
@@ -417,7 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from cardiopredict.studies._common import atomic_write_json
 
         atomic_write_json(args.json, results)
-    print(json.dumps({k: results[k] for k in ("matmul", "framework")}, indent=1, default=str))
+    print(json.dumps({k: results[k] for k in ("matmul", "framework", "framework_tiny_model")}, indent=1))
     return results
 
 

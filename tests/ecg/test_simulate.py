@@ -92,6 +92,8 @@ def test_conduction_criteria_are_met(seed):
     assert nonstrict.lbbb_aha and not nonstrict.rbbb
     rbbb = _measured("rbbb", seed)[1]
     assert rbbb.rbbb and not rbbb.lbbb_aha
+    ivcd = _measured("ivcd", seed)[1]
+    assert ivcd.qrs_duration_ms >= 120 and not (ivcd.lbbb_aha or ivcd.rbbb)
     normal = _measured("normal", seed)[1]
     assert not (normal.lbbb_aha or normal.rbbb or normal.fragmented_qrs or normal.low_voltage)
     assert normal.av_block == 0

@@ -18,6 +18,7 @@ class ScarChoice(StrEnum):
 
     nsd = "nsd"
     fwhm = "fwhm"
+    hysteresis = "hysteresis"
     labels = "labels"
 
 
@@ -34,7 +35,10 @@ def preprocess(
         Path, typer.Option(help="Output folder (inputs.npy, lge.npy, index.csv, exclusions.csv).")
     ],
     scar: Annotated[
-        ScarChoice, typer.Option(help="Scar method: n-SD above remote, FWHM, or the label map.")
+        ScarChoice,
+        typer.Option(
+            help="Scar method: n-SD above remote, FWHM, FWHM hysteresis (best on MyoPS), or the label map."
+        ),
     ] = (ScarChoice.nsd),
     n_sd: Annotated[
         float, typer.Option("--n-sd", help="Standard deviations above remote (for --scar nsd).")

@@ -1,4 +1,4 @@
-"""LGE cardiac MRI: the LGEStudy record, readers, slice geometry and intensity normalisation.
+"""LGE cardiac MRI: the LGEStudy record, readers, geometry, intensity, scar, model inputs, phantoms.
 
 Names are imported lazily so ``import cardiopredict.cmr`` stays fast.
 """
@@ -32,6 +32,16 @@ _LAZY = {
     "point_angle_deg": "cardiopredict.cmr.geometry",
     "DEFAULT_TARGET_SPACING_MM": "cardiopredict.cmr.geometry",
     "normalize_in_mask": "cardiopredict.cmr.intensity",
+    "segment_scar": "cardiopredict.cmr.scar",
+    "scar_burden": "cardiopredict.cmr.scar",
+    "ScarResult": "cardiopredict.cmr.scar",
+    "ScarSegmenter": "cardiopredict.cmr.scar",
+    "preprocess_study": "cardiopredict.cmr.preprocess",
+    "preprocess_cohort": "cardiopredict.cmr.preprocess",
+    "load_cohort_arrays": "cardiopredict.cmr.preprocess",
+    "PatientArrays": "cardiopredict.cmr.preprocess",
+    "simulate_lge_phantom": "cardiopredict.cmr.simulate",
+    "write_lge_dicom": "cardiopredict.cmr.simulate",
 }
 
 __all__ = list(_LAZY)

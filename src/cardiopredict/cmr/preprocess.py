@@ -177,7 +177,7 @@ def preprocess_study(
     ----------
     study : LGEStudy
         Needs a myocardium (labels or epi+endo contours) and, per slice, an insertion point or an RV label.
-    scar : {"nsd", "fwhm", "labels"} or ScarSegmenter
+    scar : {"nsd", "fwhm", "hysteresis", "labels"} or ScarSegmenter
         Scar method (:func:`cardiopredict.cmr.scar.segment_scar`).
     n_sd : float
         For ``scar="nsd"``.

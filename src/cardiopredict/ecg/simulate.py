@@ -327,7 +327,7 @@ def rbbb_qrs(*, qrs_ms: float = 140.0, amplitude: float = 1.0, r_prime_mv: float
 def ivcd_qrs(*, qrs_ms: float = 130.0, amplitude: float = 1.0) -> tuple[Wave, ...]:
     """Non-specific intraventricular conduction delay: normal sequence (septal q kept), slowed and slurred."""
     waves = _scaled(_NORMAL_QRS, time=qrs_ms / 90.0, amplitude=amplitude)
-    slur = Wave(0.55 * qrs_ms, 0.15 * qrs_ms, 0.25 * amplitude, -0.2 * amplitude, 0.3 * amplitude)
+    slur = Wave(0.5 * qrs_ms, 0.3 * qrs_ms, 0.15 * amplitude, -0.1 * amplitude, 0.15 * amplitude)
     return (*waves, slur)
 
 

@@ -57,7 +57,7 @@ def plot_lge_panel(
         With a myocardium (labels or contours) and an insertion point or RV label.
     out : path
         PNG written atomically.
-    scar : {"nsd", "fwhm", "labels"}
+    scar : {"nsd", "fwhm", "hysteresis", "labels"}
         Scar method for the fourth panel.
     n_sd : float
         For ``scar="nsd"``.

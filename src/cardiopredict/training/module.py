@@ -100,7 +100,12 @@ class ClassifierModule(lightning.LightningModule):
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+        # The fused kernel (one pass over all parameters) made a training step ~13 % faster on CPU
+        # (docs/_bench_train.md); it is the same Adam update.
+        try:
+            return torch.optim.Adam(self.parameters(), lr=self.learning_rate, fused=True)
+        except (RuntimeError, TypeError):  # a device or dtype without the fused kernel
+            return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
 
 
 def resolve_model_kwargs(model_kwargs: Mapping[str, Any], *, n_classes: int) -> dict[str, Any]:
