@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -285,7 +285,13 @@ class _Conv2dECGNet(nn.Module):
     version with leads folded into the batch; timed only."""
 
     def __init__(
-        self, *, kernel_size: int, pooling: str, channels=(32, 64, 128), hidden_size: int = 128
+        self,
+        *,
+        kernel_size: int,
+        pool_size: int,
+        pooling: str,
+        channels: tuple[int, ...] = (32, 64, 128),
+        hidden_size: int = 128,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -295,9 +301,9 @@ class _Conv2dECGNet(nn.Module):
                 nn.Conv2d(in_channels, out_channels, (1, kernel_size), padding="same", bias=False),
                 nn.BatchNorm2d(out_channels),
                 nn.ReLU(inplace=True),
-                nn.MaxPool2d((1, 2)),
+                nn.MaxPool2d((1, pool_size)),
             ]
-            in_channels, length = out_channels, length // 2
+            in_channels, length = out_channels, length // pool_size
         self.blocks = nn.Sequential(*layers)
         self.pooling = pooling
         n_features = N_LEADS * in_channels * (length if pooling == "flatten" else 1)
@@ -317,46 +323,57 @@ class _Conv2dECGNet(nn.Module):
         return self.head(features.flatten(1)).squeeze(-1)
 
 
-def design_choices(*, repeats: int, inner: int, kernels: tuple[int, ...]) -> list[dict[str, Any]]:
+CHOICES = (  # (conv, kernel_size, pool_size, pooling, adam)
+    ("conv1d", 7, 2, "flatten", "fused"),
+    ("conv2d", 7, 2, "flatten", "fused"),
+    ("conv1d", 7, 2, "flatten", "foreach"),
+    ("conv1d", 5, 2, "flatten", "fused"),
+    ("conv1d", 3, 2, "flatten", "fused"),
+    ("conv1d", 7, 2, "avg", "fused"),
+    ("conv1d", 7, 3, "flatten", "fused"),
+    ("conv2d", 7, 3, "flatten", "fused"),
+    ("conv1d", 5, 3, "flatten", "fused"),
+    ("conv1d", 3, 3, "flatten", "fused"),
+    ("conv1d", 7, 4, "flatten", "fused"),
+)
+QUICK_CHOICES = (CHOICES[0], CHOICES[1], CHOICES[6])
+
+
+def design_choices(*, repeats: int, inner: int, choices=CHOICES) -> list[dict[str, Any]]:
+    """Training-step time of each variant, timed in interleaved rounds (best of ``repeats``)."""
     from cardiopredict.models import build_model
 
     inputs = {"ecg": torch.randn(BATCH, N_LEADS, N_SAMPLES)}
     y = torch.randint(0, 2, (BATCH,)).float()
-    candidates: list[tuple[dict[str, Any], nn.Module]] = []
-    for kernel_size in kernels:
-        for pooling in ("flatten", "avg"):
-            for conv in ("conv1d", "conv2d"):
-                torch.manual_seed(0)
-                model = (
-                    build_model("ecgnet", kernel_size=kernel_size, pooling=pooling)
-                    if conv == "conv1d"
-                    else _Conv2dECGNet(kernel_size=kernel_size, pooling=pooling)
-                )
-                candidates.append(({"kernel_size": kernel_size, "pooling": pooling, "conv": conv}, model))
-    steps = []
-    for spec, model in candidates:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    specs, models, steps = [], [], []
+    for conv, kernel_size, pool_size, pooling, adam in choices:
+        torch.manual_seed(0)
+        options = {"kernel_size": kernel_size, "pool_size": pool_size, "pooling": pooling}
+        model = build_model("ecgnet", **options) if conv == "conv1d" else _Conv2dECGNet(**options)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=adam == "fused")
         step = _train_step_fn(model, optimizer, inputs, y)
         step()
+        specs.append({"conv": conv, **options, "adam": adam})
+        models.append(model)
         steps.append(step)
-    samples: list[list[float]] = [[] for _ in candidates]
-    cpu: list[list[float]] = [[] for _ in candidates]
-    for _ in range(repeats):  # interleaved rounds
+    walls: list[list[float]] = [[] for _ in steps]
+    cpus: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeats):  # interleaved rounds: a burst of load hits every variant alike
         for i, step in enumerate(steps):
             timing = _timed(step, repeats=1, inner=inner)
-            samples[i].append(timing["wall_best_s"])
-            cpu[i].append(timing["cpu_best_s"])
+            walls[i].append(timing["wall_best_s"])
+            cpus[i].append(timing["cpu_best_s"])
     results = []
-    for (spec, model), walls, cpus in zip(candidates, samples, cpu, strict=True):
+    for spec, model, wall, cpu in zip(specs, models, walls, cpus, strict=True):
         flops = count_step_flops(model, inputs, y)
-        best = min(walls)
+        best = min(wall)
         results.append(
             {
                 **spec,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "train_step_flops": flops["train_step_flops"],
                 "wall_best_ms": best * 1e3,
-                "cpu_best_ms": min(cpus) * 1e3,
+                "cpu_best_ms": min(cpu) * 1e3,
                 "samples_per_s": BATCH / best,
                 "train_gflops": flops["train_step_flops"] / best / 1e9,
             }
@@ -422,12 +439,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"    tiny model: added ms per epoch {tiny['fixed_cost_ms_per_epoch']}", flush=True)
     print("(d) design choices ...", flush=True)
     results["choices"] = design_choices(
-        repeats=repeats, inner=1 if args.quick else 3, kernels=(3, 7) if args.quick else (3, 5, 7)
+        repeats=repeats, inner=1 if args.quick else 3, choices=QUICK_CHOICES if args.quick else CHOICES
     )
     for row in results["choices"]:
         print(
-            f"    k={row['kernel_size']} {row['pooling']:7s} {row['conv']}: {row['wall_best_ms']:.0f} ms/step "
-            f"{row['samples_per_s']:.0f} samples/s {row['train_gflops']:.1f} GFLOP/s",
+            f"    {row['conv']} k={row['kernel_size']} pool={row['pool_size']} {row['pooling']:7s} "
+            f"adam={row['adam']}: {row['wall_best_ms']:.0f} ms/step ({row['cpu_best_ms']:.0f} ms CPU), "
+            f"{row['samples_per_s']:.0f} samples/s, {row['train_gflops']:.1f} GFLOP/s",
             flush=True,
         )
     results["loadavg_after"] = os.getloadavg()

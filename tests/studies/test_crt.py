@@ -91,3 +91,18 @@ def test_single_class_cohort_stops_before_training(crt_cohort, tmp_path):
 def test_unknown_input_mode_is_refused(crt_cohort, tmp_path):
     with pytest.raises(ConfigError, match="pre, post, combined"):
         run_crt_study(crt_cohort, tmp_path / "run", inputs=["preop"])
+
+
+def test_rerun_reuses_finished_trainings_and_retrains_unfinished(crt_cohort, tmp_path):
+    run = tmp_path / "run"
+    kwargs = {"inputs": ["pre", "post"], "profile": StudyProfile.quick(), "figures": False}
+    first = run_crt_study(crt_cohort, run, **kwargs)
+    assert first["reused_trainings"] == []
+    before = pd.read_csv(run / "predictions.csv", dtype={"patient_id": str})
+    (run / "cv" / "post.npz").unlink()  # as if the run was killed while training "post"
+    second = run_crt_study(crt_cohort, run, **kwargs)
+    assert second["reused_trainings"] == ["pre"]
+    after = pd.read_csv(run / "predictions.csv", dtype={"patient_id": str})
+    pd.testing.assert_frame_equal(before, after)  # seeded: retraining "post" gives the same scores
+    fresh = run_crt_study(crt_cohort, run, resume=False, **kwargs)
+    assert fresh["reused_trainings"] == []

@@ -25,6 +25,9 @@ def run(
     max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 100,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
     quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
+    ] = False,
 ) -> None:
     """Run every requested task on every requested input, with the ECG-measurement baseline."""
     from cardiopredict.studies.cardiomyopathy import run_cardiomyopathy_study
@@ -37,7 +40,7 @@ def run(
         f"<= {profile.training.max_epochs} epochs)"
     )
     metrics = run_cardiomyopathy_study(
-        manifest, out, tasks=task_list, inputs=input_list, profile=profile, progress=True
+        manifest, out, tasks=task_list, inputs=input_list, profile=profile, progress=True, resume=not fresh
     )
     for task, by_input in metrics["table3"].items():
         parts = [f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items()]

@@ -24,6 +24,9 @@ def run(
     max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 100,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
     quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
+    ] = False,
 ) -> None:
     """Run the CRT study: three input modes and the baselines on the same patient-level folds."""
     from cardiopredict.studies.crt import run_crt_study
@@ -34,7 +37,7 @@ def run(
         f"protocol: {profile.name} ({profile.training.n_folds} folds, "
         f"<= {profile.training.max_epochs} epochs)"
     )
-    metrics = run_crt_study(manifest, out, inputs=modes, profile=profile, progress=True)
+    metrics = run_crt_study(manifest, out, inputs=modes, profile=profile, progress=True, resume=not fresh)
     for mode in modes:
         block = metrics["models"][mode]
         typer.echo(f"{mode:>10}: pooled AUC {block['auc_pooled']:.3f} {_ci(block)}")

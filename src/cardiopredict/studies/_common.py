@@ -275,7 +275,10 @@ def cohort_features(
             try:
                 features[column][pid] = cache.get(Path(path), sex=sex)
             except CardioPredictError as error:
-                exclusions[pid] = f"{column}: {type(error).__name__}: {_first_line(error)}"
+                # File names may hold what a clinic typed (names, record numbers): the reason names
+                # the manifest column instead of the path.
+                reason = _first_line(error).replace(str(path), f"<{column} file>")
+                exclusions[pid] = f"{column}: {type(error).__name__}: {reason}"
                 break
     for column in columns:
         for pid in exclusions:
@@ -311,3 +314,131 @@ def cohort_table(
         extra.index.name = "patient_id"
         out = out.merge(extra.reset_index(), on="patient_id", how="left")
     return out
+
+
+# --- resuming a killed run -------------------------------------------------------------------
+def cv_signature(
+    inputs: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    folds: np.ndarray,
+    *,
+    model: str,
+    model_kwargs: Mapping[str, Any],
+    training: Mapping[str, Any],
+    n_classes: int,
+) -> str:
+    """Fingerprint of one cross-validated training: the exact input arrays, labels, folds and settings.
+
+    Two runs with the same fingerprint train the same models (training is seeded), so a finished one
+    can be reused instead of retrained.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(inputs):
+        array = np.ascontiguousarray(inputs[key])
+        digest.update(f"{key}{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    for array in (np.asarray(y, dtype=np.int64), np.asarray(folds, dtype=np.int64)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    settings = {"model": model, "kwargs": model_kwargs, "training": training, "n_classes": n_classes}
+    digest.update(json.dumps(_jsonable(settings), sort_keys=True).encode())
+    digest.update(f"features-v{FEATURE_VERSION}".encode())
+    return digest.hexdigest()
+
+
+def load_finished_cv(out: Path, key: str, signature: str) -> tuple[np.ndarray, pd.DataFrame, str] | None:
+    """Out-of-fold scores, curves and early-stopping label of a finished training with this fingerprint.
+
+    Returns None unless every piece (scores, curves, ``models/<key>/model.json``) is present and the
+    fingerprint matches; a damaged record is ignored and the training runs again.
+    """
+    record, curves = out / "cv" / f"{key}.npz", out / "curves" / f"{key}.csv"
+    if not (record.is_file() and curves.is_file() and (out / "models" / key / "model.json").is_file()):
+        return None
+    try:
+        with np.load(record, allow_pickle=False) as data:
+            if str(data["signature"]) != signature:
+                return None
+            scores, early_stopping = np.array(data["oof_scores"]), str(data["early_stopping"])
+        return scores, pd.read_csv(curves), early_stopping
+    except (OSError, ValueError, KeyError, pd.errors.ParserError):
+        return None
+
+
+def save_finished_cv(
+    out: Path, key: str, signature: str, oof_scores: np.ndarray, early_stopping: str
+) -> None:
+    """Record a finished training (written last, atomically, so a killed run never looks finished)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        signature=np.array(signature),
+        oof_scores=np.asarray(oof_scores, dtype=float),
+        early_stopping=np.array(early_stopping),
+    )
+    atomic_write_bytes(out / "cv" / f"{key}.npz", buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class TrainedCV:
+    """Out-of-fold scores, per-epoch curves and early-stopping label of one model of a study."""
+
+    oof_scores: np.ndarray
+    curves: pd.DataFrame
+    early_stopping: str
+    reused: bool
+
+
+def cross_validate(
+    out: Path,
+    key: str,
+    inputs: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    folds: np.ndarray,
+    *,
+    patient_ids: list[str],
+    model: str,
+    model_kwargs: Mapping[str, Any],
+    training: Any,
+    n_classes: int = 2,
+    resume: bool = True,
+    progress: bool = False,
+    model_json_extra: Mapping[str, Any] | None = None,
+) -> TrainedCV:
+    """Train one model of a study by cross-validation, or reuse a finished identical training.
+
+    Writes ``models/<key>/``, ``curves/<key>.csv`` and, last, ``cv/<key>.npz`` (the record that the
+    training finished). With ``resume`` a re-run after a kill retrains only what did not finish.
+    """
+    from cardiopredict.training.crossval import run_cv
+
+    signature = cv_signature(
+        inputs,
+        y,
+        folds,
+        model=model,
+        model_kwargs=model_kwargs,
+        training=training.to_dict(),
+        n_classes=n_classes,
+    )
+    if resume:
+        finished = load_finished_cv(out, key, signature)
+        if finished is not None:
+            return TrainedCV(*finished, reused=True)
+    result = run_cv(
+        dict(inputs),
+        y,
+        folds,
+        patient_ids=patient_ids,
+        model=model,
+        model_kwargs=dict(model_kwargs),
+        config=training,
+        n_classes=n_classes,
+        out_dir=out / "models" / key,
+        progress=progress,
+        model_json_extra=dict(model_json_extra or {}),
+    )
+    atomic_write_csv(out / "curves" / f"{key}.csv", result.curves)
+    save_finished_cv(out, key, signature, result.oof_scores, result.early_stopping)
+    return TrainedCV(np.asarray(result.oof_scores), result.curves, result.early_stopping, reused=False)

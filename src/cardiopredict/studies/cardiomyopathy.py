@@ -39,6 +39,7 @@ from cardiopredict.studies._common import (
     atomic_write_json,
     cohort_features,
     cohort_table,
+    cross_validate,
     is_synthetic_cohort,
     provenance,
 )
@@ -97,6 +98,7 @@ def run_cardiomyopathy_study(
     cache_dir: str | Path | None = None,
     progress: bool = False,
     figures: bool = True,
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Run the cardiomyopathy study and write its run directory.
 
@@ -108,7 +110,7 @@ def run_cardiomyopathy_study(
         Run directory.
     tasks : sequence of {"gen-vs-myo", "gen-vs-sarc", "myo-vs-sarc", "3class"}
     inputs : sequence of {"qrs", "rr"}
-    profile, window, cache_dir, progress, figures
+    profile, window, cache_dir, progress, figures, resume
         As in :func:`cardiopredict.studies.crt.run_crt_study`.
 
     Returns
@@ -166,7 +168,7 @@ def run_cardiomyopathy_study(
         else:
             y = (diagnosis[rows] == classes[0]).astype(int)
         frame, task_curves, early_stopping = _run_task(
-            task, classes, rows, y, pids, arrays, clinical, profile, window, inputs, out, progress
+            task, classes, rows, y, pids, arrays, clinical, profile, window, inputs, out, progress, resume
         )
         curves.update(task_curves)
         (multiclass_rows if task == "3class" else pairwise_rows).append(frame)
@@ -241,9 +243,10 @@ def _run_task(
     inputs: Sequence[str],
     out: Path,
     progress: bool,
+    resume: bool,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], str]:
     from cardiopredict.evaluation.baselines import cv_logistic
-    from cardiopredict.training.crossval import make_folds, run_cv
+    from cardiopredict.training.crossval import make_folds
 
     counts = np.bincount(y, minlength=len(classes))
     if counts.min() < profile.training.n_folds:
@@ -261,16 +264,18 @@ def _run_task(
     for input_name in inputs:
         name, kwargs, spec = model_spec(input_name, window, n_outputs=n_outputs)
         model_inputs = {key: arrays[item["feature"]][rows] for key, item in spec.items()}
-        result = run_cv(
+        result = cross_validate(
+            out,
+            f"{task}_{input_name}",
             model_inputs,
             y,
             folds,
             patient_ids=list(task_pids),
             model=name,
             model_kwargs=kwargs,
-            config=profile.training,
+            training=profile.training,
             n_classes=len(classes),
-            out_dir=out / "models" / f"{task}_{input_name}",
+            resume=resume,
             progress=progress,
             model_json_extra={
                 "study": "cardiomyopathy",
@@ -292,7 +297,6 @@ def _run_task(
             for k, cls in enumerate(classes):
                 frame[f"score_{input_name}_{cls}"] = result.oof_scores[:, k]
         curves[f"{task}_{input_name}"] = result.curves
-        atomic_write_csv(out / "curves" / f"{task}_{input_name}.csv", result.curves)
     if n_outputs == 1:
         frame[f"score_{BASELINE}"] = cv_logistic(clinical[rows], y, folds, seed=profile.training.seed)
     else:

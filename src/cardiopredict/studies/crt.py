@@ -29,6 +29,7 @@ from cardiopredict.studies._common import (
     atomic_write_json,
     cohort_features,
     cohort_table,
+    cross_validate,
     is_synthetic_cohort,
     provenance,
 )
@@ -66,6 +67,7 @@ def run_crt_study(
     cache_dir: str | Path | None = None,
     progress: bool = False,
     figures: bool = True,
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Run the CRT-response study and write its run directory.
 
@@ -87,6 +89,10 @@ def run_crt_study(
         Show progress bars.
     figures : bool
         Draw the figures and the report (tests may skip them).
+    resume : bool
+        Reuse a model whose training already finished in ``out_dir`` on exactly the same inputs,
+        labels, folds and settings (a re-run after a kill retrains only what is missing); ``False``
+        retrains everything.
 
     Returns
     -------
@@ -95,7 +101,7 @@ def run_crt_study(
     """
     from cardiopredict.cohort.manifest import read_manifest
     from cardiopredict.evaluation.baselines import cv_fpca_logistic, cv_logistic, guideline_rule_scores
-    from cardiopredict.training.crossval import make_folds, run_cv
+    from cardiopredict.training.crossval import make_folds
 
     started = time.perf_counter()
     inputs = tuple(inputs)
@@ -128,18 +134,21 @@ def run_crt_study(
     predictions = pd.DataFrame({"patient_id": patient_ids, "fold": folds, "y_true": y})
     curves: dict[str, pd.DataFrame] = {}
     early_stopping = profile.training.early_stopping
+    reused: list[str] = []
     for mode in inputs:
         name, kwargs, spec = model_spec(mode, window)
         model_inputs = {key: windows[item["column"]] for key, item in spec.items()}
-        result = run_cv(
+        result = cross_validate(
+            out,
+            mode,
             model_inputs,
             y,
             folds,
             patient_ids=list(patient_ids),
             model=name,
             model_kwargs=kwargs,
-            config=profile.training,
-            out_dir=out / "models" / mode,
+            training=profile.training,
+            resume=resume,
             progress=progress,
             model_json_extra={
                 "study": "crt",
@@ -155,7 +164,7 @@ def run_crt_study(
         predictions[f"score_{mode}"] = result.oof_scores
         curves[mode] = result.curves
         early_stopping = result.early_stopping
-        atomic_write_csv(out / "curves" / f"{mode}.csv", result.curves)
+        reused.extend([mode] if result.reused else [])
 
     measured = {pid: features["ecg_pre"][pid].measurements for pid in patient_ids}
     qrs_ms, lbbb, rule_source = _rule_inputs(included, measured)
@@ -179,6 +188,7 @@ def run_crt_study(
             "baseline_inputs": {RULE: rule_source, "clinical_logistic": rule_source},
             "n_patients": len(y),
             "n_excluded": len(exclusions),
+            "reused_trainings": reused,
             "synthetic": is_synthetic_cohort(Path(manifest_path)),
         }
     )
