@@ -143,7 +143,7 @@ def plot_saliency(
     out: str | Path,
     *,
     positive: int = 1,
-    n_steps: int = 50,
+    n_steps: int = 32,
     method: str = "auto",
     dpi: int = 100,
 ) -> Path:
@@ -222,7 +222,9 @@ def plot_saliency(
     scale = float(np.quantile(magnitudes, 0.99)) or float(magnitudes.max()) or 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-scale, vmax=scale)
     columns = [(key, group) for key in ecg_keys for group in (0, 1)]
-    figure = new_figure(figsize=(2.4 * len(columns) + 1.0, 0.75 * n_leads + 1.2))
+    height = 0.75 * n_leads + 1.2
+    figure = new_figure(figsize=(2.4 * len(columns) + 1.0, height), layout=None)
+    figure.subplots_adjust(left=0.1, right=0.86, bottom=0.5 / height, top=1 - 0.9 / height, hspace=0.15)
     axes = figure.subplots(n_leads, len(columns), squeeze=False, sharex="col", sharey="row")
     for col, (key, group) in enumerate(columns):
         wave, attribution = means[key][group], attributions[key][group].numpy()
@@ -242,7 +244,7 @@ def plot_saliency(
             f"{key}: {names[group]}\n(mean of {counts[group]}; P = {at_means[group]:.2f})", fontsize=7
         )
         axes[-1, col].set_xlabel("sample", fontsize=7)
-    colourbar = figure.colorbar(lines, ax=axes, shrink=0.5, aspect=30, extend="both")
+    colourbar = figure.colorbar(lines, cax=figure.add_axes((0.89, 0.3, 0.015, 0.4)), extend="both")
     colourbar.set_label(f"attribution to P({names[0]})", fontsize=8)
     figure.suptitle(
         f"Integrated gradients ({ensemble.config.get('model', 'model')}, {len(ensemble.models)} folds); "

@@ -23,12 +23,16 @@ BOTTOM_COLOUR = "tab:blue"
 _LINESTYLES = ("-", "--", ":", "-.")
 
 
-def new_figure(*, figsize: tuple[float, float]) -> Any:
-    """A pyplot-free figure on the Agg canvas (safe in threads and without a display)."""
+def new_figure(*, figsize: tuple[float, float], layout: str | None = "constrained") -> Any:
+    """A pyplot-free figure on the Agg canvas (safe in threads and without a display).
+
+    ``layout=None`` skips the constrained-layout solver (about half the drawing time of a simple
+    figure); the caller then places the axes with ``subplots_adjust``.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=figsize, layout="constrained")
+    figure = Figure(figsize=figsize, layout=layout)
     FigureCanvasAgg(figure)
     return figure
 
@@ -129,7 +133,8 @@ def plot_extreme_waveforms(
     out_dir = Path(out_dir)
     paths = []
     for lead in _lead_indices(leads, names):
-        figure = new_figure(figsize=(6.4, 3.8))
+        figure = new_figure(figsize=(6.4, 3.8), layout=None)
+        figure.subplots_adjust(left=0.11, right=0.98, bottom=0.13, top=0.92)
         ax = figure.add_subplot()
         for label, colour, rows in groups:
             for rank, row in enumerate(rows):
@@ -145,7 +150,7 @@ def plot_extreme_waveforms(
         ax.set_xlabel("time in window (ms)")
         ax.set_ylabel("amplitude (mV)")
         ax.set_title(f"{prefix} — lead {names[lead]}: top {k} (red) vs bottom {k} (blue) scores", fontsize=9)
-        ax.legend(fontsize=7, loc="best", framealpha=0.8)
+        ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
         ax.grid(True, color="0.92")
         paths.append(save_figure(figure, out_dir / f"{prefix}_{names[lead]}.png", dpi=dpi))
     return paths
