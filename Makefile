@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cardiopredict demo --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadfile -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -23,9 +23,7 @@ def shared_data_root() -> Path:
 def data_root() -> Path:
     root = shared_data_root()
     if not root.is_dir():
-        pytest.skip(
-            f"real data folder {root} is absent; set CARDIOPREDICT_DATA to run realdata tests"
-        )
+        pytest.skip(f"real data folder {root} is absent; set CARDIOPREDICT_DATA to run realdata tests")
     return root
 
 
@@ -41,7 +39,37 @@ def ludb_dir(data_root: Path) -> Path:
 def cmr_dir(data_root: Path) -> Path:
     path = data_root / "cmr"
     if not path.is_dir():
-        pytest.skip(
-            f"CMR data not found at {path}; set CARDIOPREDICT_DATA to the shared data folder"
-        )
+        pytest.skip(f"CMR data not found at {path}; set CARDIOPREDICT_DATA to the shared data folder")
     return path
+
+
+# --- tiny synthetic cohorts and one quick CRT run, shared by the study and CLI tests ----------
+# Tests that use them carry ``pytest.mark.xdist_group``, so with ``--dist loadgroup`` each is built
+# by one worker only.
+
+
+@pytest.fixture(scope="session")
+def crt_cohort(tmp_path_factory):
+    from cardiopredict.cohort.synthetic import simulate_crt_cohort
+
+    return simulate_crt_cohort(tmp_path_factory.mktemp("crt") / "cohort", n=40, seed=3, format="csv")
+
+
+@pytest.fixture(scope="session")
+def cm_cohort(tmp_path_factory):
+    from cardiopredict.cohort.synthetic import simulate_cardiomyopathy_cohort
+
+    return simulate_cardiomyopathy_cohort(
+        tmp_path_factory.mktemp("cm") / "cohort", n=45, seed=4, format="csv"
+    )
+
+
+@pytest.fixture(scope="session")
+def crt_run(crt_cohort, tmp_path_factory):
+    """A quick CRT run (2 folds, few epochs) with figures and report."""
+    from cardiopredict.config import StudyProfile
+    from cardiopredict.studies.crt import run_crt_study
+
+    out = tmp_path_factory.mktemp("crt_run") / "run"
+    metrics = run_crt_study(crt_cohort, out, profile=StudyProfile.quick(seed=0))
+    return out, metrics

@@ -1,8 +1,11 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from cardiopredict.config import StudyProfile
 from cardiopredict.studies.cardiomyopathy import run_cardiomyopathy_study, task_classes
+
+pytestmark = pytest.mark.xdist_group("cardiomyopathy")
 
 
 def test_task_classes():

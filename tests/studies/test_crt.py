@@ -9,6 +9,8 @@ from cardiopredict.config import StudyProfile
 from cardiopredict.errors import ConfigError, InsufficientDataError
 from cardiopredict.studies.crt import crt_metrics, run_crt_study
 
+pytestmark = pytest.mark.xdist_group("crt")
+
 
 def test_run_directory_follows_the_design_contract(crt_run, crt_cohort):
     out, metrics = crt_run

@@ -6,6 +6,8 @@ import pytest
 from cardiopredict.errors import ModelFileError
 from cardiopredict.studies.predict import predict_manifest
 
+pytestmark = pytest.mark.xdist_group("crt")
+
 
 def test_predict_scores_new_patients_with_the_fold_ensemble(crt_run, crt_cohort, tmp_path):
     out, _ = crt_run
