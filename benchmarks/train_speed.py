@@ -9,8 +9,9 @@ Measures
       ``lightning.Trainer.fit`` (logging, checkpoints, progress bar and model summary off) against a plain
       PyTorch loop doing the same work — same model, data, batches and per-epoch validation
       (goal: framework overhead <= 10 %);
-  (d) design choices the paper left open, timed per training step: kernel size, flatten vs global
-      average pooling, Conv1d with leads folded into the batch vs Conv2d with (1, k) kernels.
+  (d) design choices the paper left open, timed per training step: kernel size, max-pool size, flatten
+      vs global average pooling, Conv2d with (1, k) kernels (the library's) vs Conv1d with the leads
+      folded into the batch, fused vs foreach Adam.
 
 Wall times are best-of-``--repeats`` (the machine may be shared: the load average is recorded; CPU
 time per step is reported beside wall time).
@@ -18,6 +19,10 @@ time per step is reported beside wall time).
 Usage::
 
     python benchmarks/train_speed.py --json bench_train.json [--threads 2] [--repeats 5] [--quick]
+    python benchmarks/train_speed.py --json auc.json --auc /tmp/crt_cohort --skip-speed   # (e) only
+
+(e), optional: out-of-fold AUC and CPU time of the speed-motivated choices (pool size, kernel, global
+pooling) on the synthetic CRT cohort, same folds, so a speed choice can be checked not to cost AUC.
 """
 
 from __future__ import annotations
@@ -280,9 +285,9 @@ def framework_overhead(kwargs: dict, *, n: int, epochs: int, repeats: int, seed:
 # --- (d) design choices ----------------------------------------------------------------------
 
 
-class _Conv2dECGNet(nn.Module):
-    """ECGNet with Conv2d (1, k) kernels over (batch, 1, leads, T): the same function as the Conv1d
-    version with leads folded into the batch; timed only."""
+class _Conv1dECGNet(nn.Module):
+    """ECGNet with the leads folded into the batch, ``(batch * leads, 1, T)``, and Conv1d: the same
+    function as the library's Conv2d-with-(1, k)-kernels version; timed only."""
 
     def __init__(
         self,
@@ -298,10 +303,10 @@ class _Conv2dECGNet(nn.Module):
         in_channels, length = 1, N_SAMPLES
         for out_channels in channels:
             layers += [
-                nn.Conv2d(in_channels, out_channels, (1, kernel_size), padding="same", bias=False),
-                nn.BatchNorm2d(out_channels),
+                nn.Conv1d(in_channels, out_channels, kernel_size, padding="same", bias=False),
+                nn.BatchNorm1d(out_channels),
                 nn.ReLU(inplace=True),
-                nn.MaxPool2d((1, pool_size)),
+                nn.MaxPool1d(pool_size),
             ]
             in_channels, length = out_channels, length // pool_size
         self.blocks = nn.Sequential(*layers)
@@ -317,26 +322,28 @@ class _Conv2dECGNet(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         x = inputs["ecg"]
-        features = self.blocks(x.unsqueeze(1))  # (batch, C, leads, T')
+        batch, n_leads, n_samples = x.shape
+        features = self.blocks(x.reshape(batch * n_leads, 1, n_samples))
         if self.pooling == "avg":
             features = features.mean(dim=-1)
-        return self.head(features.flatten(1)).squeeze(-1)
+        return self.head(features.reshape(batch, -1)).squeeze(-1)
 
 
-CHOICES = (  # (conv, kernel_size, pool_size, pooling, adam)
-    ("conv1d", 7, 2, "flatten", "fused"),
-    ("conv2d", 7, 2, "flatten", "fused"),
-    ("conv1d", 7, 2, "flatten", "foreach"),
-    ("conv1d", 5, 2, "flatten", "fused"),
-    ("conv1d", 3, 2, "flatten", "fused"),
-    ("conv1d", 7, 2, "avg", "fused"),
-    ("conv1d", 7, 3, "flatten", "fused"),
-    ("conv2d", 7, 3, "flatten", "fused"),
-    ("conv1d", 5, 3, "flatten", "fused"),
-    ("conv1d", 3, 3, "flatten", "fused"),
+CHOICES = (  # (conv, kernel_size, pool_size, pooling, adam); "conv2d" is the library's ECGNet
+    ("conv2d", 7, 4, "flatten", "fused"),
     ("conv1d", 7, 4, "flatten", "fused"),
+    ("conv2d", 7, 4, "flatten", "foreach"),
+    ("conv2d", 5, 4, "flatten", "fused"),
+    ("conv2d", 3, 4, "flatten", "fused"),
+    ("conv2d", 7, 3, "flatten", "fused"),
+    ("conv1d", 7, 3, "flatten", "fused"),
+    ("conv2d", 7, 2, "flatten", "fused"),
+    ("conv1d", 7, 2, "flatten", "fused"),
+    ("conv2d", 5, 2, "flatten", "fused"),
+    ("conv2d", 3, 2, "flatten", "fused"),
+    ("conv2d", 7, 2, "avg", "fused"),
 )
-QUICK_CHOICES = (CHOICES[0], CHOICES[1], CHOICES[6])
+QUICK_CHOICES = (CHOICES[0], CHOICES[1], CHOICES[7])
 
 
 def design_choices(*, repeats: int, inner: int, choices=CHOICES) -> list[dict[str, Any]]:
@@ -349,7 +356,7 @@ def design_choices(*, repeats: int, inner: int, choices=CHOICES) -> list[dict[st
     for conv, kernel_size, pool_size, pooling, adam in choices:
         torch.manual_seed(0)
         options = {"kernel_size": kernel_size, "pool_size": pool_size, "pooling": pooling}
-        model = build_model("ecgnet", **options) if conv == "conv1d" else _Conv2dECGNet(**options)
+        model = build_model("ecgnet", **options) if conv == "conv2d" else _Conv1dECGNet(**options)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=adam == "fused")
         step = _train_step_fn(model, optimizer, inputs, y)
         step()
@@ -381,6 +388,85 @@ def design_choices(*, repeats: int, inner: int, choices=CHOICES) -> list[dict[st
     return results
 
 
+# --- (e) AUC of the speed-motivated choices (optional, --auc) -----------------------------------
+
+
+AUC_VARIANTS = (  # (input mode, kernel_size, pool_size, pooling)
+    ("pre", 7, 4, "flatten"),
+    ("pre", 7, 3, "flatten"),
+    ("pre", 7, 2, "flatten"),
+    ("pre", 7, 2, "avg"),
+    ("combined", 7, 4, "flatten"),
+    ("combined", 7, 2, "flatten"),
+)
+
+
+def crt_windows(cohort_dir: Path, *, n: int, seed: int) -> dict[str, np.ndarray]:
+    """QRS windows (pre, post), labels and oracle of the synthetic CRT cohort (simulated once, cached)."""
+    import pandas as pd
+
+    from cardiopredict.cohort.synthetic import simulate_crt_cohort
+    from cardiopredict.config import ECGWindowConfig
+    from cardiopredict.studies._common import FeatureCache, cohort_features
+
+    manifest = cohort_dir / "manifest.csv"
+    if not manifest.is_file():
+        manifest = simulate_crt_cohort(cohort_dir, n=n, seed=seed, format="csv")
+    table = pd.read_csv(manifest, dtype={"patient_id": str})
+    for column in ("ecg_pre", "ecg_post"):
+        table[column] = [str(manifest.parent / path) for path in table[column]]
+    cache = FeatureCache(cohort_dir / "cache", ECGWindowConfig())
+    features, exclusions = cohort_features(table, ["ecg_pre", "ecg_post"], cache)
+    pids = [pid for pid in table["patient_id"] if pid not in exclusions]
+    oracle = pd.read_csv(manifest.parent / "oracle.csv", dtype={"patient_id": str}).set_index("patient_id")
+    return {
+        "pre": np.stack([features["ecg_pre"][pid].qrs for pid in pids]),
+        "post": np.stack([features["ecg_post"][pid].qrs for pid in pids]),
+        "y": table.set_index("patient_id").loc[pids, "response"].to_numpy(int),
+        "oracle": oracle.loc[pids, "p_response"].to_numpy(float),
+        "pids": np.asarray(pids),
+    }
+
+
+def auc_of_choices(cohort_dir: Path, *, profile: str, variants=AUC_VARIANTS, seed: int = 0) -> dict[str, Any]:
+    """Out-of-fold AUC and CPU time of ECGNet variants on the synthetic CRT cohort (same folds)."""
+    from cardiopredict.config import StudyProfile
+    from cardiopredict.training.crossval import auc_of, make_folds, run_cv
+
+    data = crt_windows(cohort_dir, n=196, seed=seed)
+    y, pids = data["y"], list(data["pids"])
+    folds = make_folds(y, pids, n_folds=5, seed=seed)
+    config = (StudyProfile.demo(seed=seed) if profile == "demo" else StudyProfile.paper(seed=seed)).training
+    rows = []
+    for mode, kernel_size, pool_size, pooling in variants:
+        kwargs: dict[str, Any] = {"kernel_size": kernel_size, "pool_size": pool_size, "pooling": pooling}
+        if mode == "combined":
+            name, inputs = "ecgcomposite", {"pre": data["pre"], "post": data["post"]}
+        else:
+            name, inputs = "ecgnet", {"ecg": data[mode]}
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        result = run_cv(inputs, y, folds, patient_ids=pids, model=name, model_kwargs=kwargs, config=config)
+        rows.append(
+            {
+                "mode": mode,
+                **kwargs,
+                "auc": auc_of(y, result.oof_scores, 2),
+                "cpu_s": time.process_time() - cpu0,
+                "wall_s": time.perf_counter() - wall0,
+                "epochs_run": len(result.curves),
+                "best_epochs": result.best_epochs,
+            }
+        )
+        print(f"    {rows[-1]}", flush=True)
+    return {
+        "profile": profile,
+        "n_patients": len(y),
+        "oracle_auc": auc_of(y, data["oracle"], 2),
+        "threads": torch.get_num_threads(),
+        "variants": rows,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -391,6 +477,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer repeats/kernels (smoke test)")
+    parser.add_argument(
+        "--auc",
+        type=Path,
+        metavar="COHORT_DIR",
+        help="also (e): AUC of the design choices on the synthetic CRT cohort simulated into COHORT_DIR "
+        "(n=196, seed 0, csv; reused when present) — slow, ~10 min",
+    )
+    parser.add_argument("--auc-profile", choices=("demo", "paper"), default="demo")
+    parser.add_argument("--skip-speed", action="store_true", help="only run (e)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     repeats = 2 if args.quick else args.repeats
@@ -412,6 +507,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             k: v for k, v in vars(build_model("ecgnet")).items() if k in ("input_key", "n_leads", "n_samples")
         },
     }
+    if args.auc is not None:
+        print(f"(e) AUC of design choices ({args.auc_profile} profile) ...", flush=True)
+        results["auc_of_choices"] = auc_of_choices(args.auc, profile=args.auc_profile)
+    if args.skip_speed:
+        results["runtime_s"] = time.perf_counter() - started
+        if args.json:
+            from cardiopredict.studies._common import atomic_write_json
+
+            atomic_write_json(args.json, results)
+        return results
     print("(a) matmul ...", flush=True)
     results["matmul"] = matmul_rate(n=2048 if args.quick else 4096, repeats=repeats)
     print(f"    {results['matmul']['gflops_best']:.1f} GFLOP/s", flush=True)

@@ -8,7 +8,17 @@ import pytest
 
 from cardiopredict.ecg.delineation import delineate
 from cardiopredict.ecg.measurements import measure
-from cardiopredict.ecg.simulate import DOWER_MATRIX, PHENOTYPES, ECGParams, normal_qrs, simulate_ecg
+from cardiopredict.ecg.simulate import (
+    DOWER_MATRIX,
+    PHENOTYPES,
+    QRS_BUMP_POWER,
+    ECGParams,
+    _template,
+    extent_ms,
+    normal_qrs,
+    phenotype_params,
+    simulate_ecg,
+)
 from cardiopredict.errors import InputError
 
 # The delineator (band-pass, then onset/offset where the spatial velocity falls to a small fraction of its
@@ -118,3 +128,49 @@ def test_rhythm_phenotypes_change_the_ventricular_rhythm():
     assert kinds.sum() >= 1
     rr = delineate(record).rr_intervals_ms
     assert rr.min() < 0.75 * np.median(rr)  # premature beats
+
+
+@pytest.mark.parametrize("name", ["normal", "lbbb_strict", "rbbb", "lafb", "fragmented", "ivcd"])
+def test_designed_qrs_is_the_visible_span(name):
+    """The designed onset/end is where the QRS is visible: the noise-free spatial magnitude of the eight
+    independent leads is exactly zero before the designed onset and after the designed end, and above 2 %
+    of its peak from 4 ms after the onset to 4 ms before the end (1 kHz rendering)."""
+    params = phenotype_params(name, rng=np.random.default_rng(3))
+    template, zero = _template(params.qrs, 1000.0, power=QRS_BUMP_POWER)
+    magnitude = np.sqrt(((DOWER_MATRIX @ template) ** 2).sum(axis=0))
+    start, end = extent_ms(params.qrs)
+    times = np.arange(magnitude.size) - zero  # ms from QRS onset
+    visible = times[magnitude > 0.02 * magnitude.max()]
+    assert np.all(magnitude[(times < start) | (times > end)] < 1e-9)
+    assert start <= visible[0] <= start + 4 and end - 4 <= visible[-1] <= end
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_simulated_pvcs_are_detected_and_flagged_ectopic(seed):
+    record = simulate_ecg("pvc", seed=seed)
+    qrs = np.asarray(record.meta["events"]["qrs"])
+    kind = np.asarray(record.meta["events"]["kind"])
+    inside = (qrs > 25) & (qrs < record.n_samples - 100)
+    d = delineate(record)
+    tolerance = 0.04 * record.fs
+    for onset, is_pvc in zip(qrs[inside], kind[inside], strict=True):
+        nearest = int(np.argmin(np.abs(d.qrs_onsets - onset)))
+        assert abs(d.qrs_onsets[nearest] - onset) < tolerance, (seed, onset, is_pvc)
+        if is_pvc and nearest > 0:
+            assert d.ectopic[nearest], (seed, onset)
+        if not is_pvc:
+            assert not d.ectopic[nearest], (seed, onset)
+    extra = [o for o in d.qrs_onsets if np.min(np.abs(qrs - o)) >= tolerance]
+    assert not extra, (seed, extra)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_av_block_degree_is_recovered(seed):
+    assert _measured("av_block_3", seed)[1].av_block == 3
+    for ratio in (2, 3, 4):
+        record = simulate_ecg(
+            phenotype_params("av_block_2", rng=np.random.default_rng(seed), av_ratio=ratio), seed=seed
+        )
+        assert measure(record, delineate(record)).av_block == 2, (seed, ratio)
+    # a PVC's compensatory pause holds a non-conducted sinus P wave: ectopy, not AV block
+    assert _measured("pvc", seed)[1].av_block == 0

@@ -57,11 +57,11 @@ def test_ecgnet_binary_and_multiclass_shapes(pooling: str) -> None:
 
 def test_ecgnet_defaults_follow_the_paper() -> None:
     model = ECGNet()
-    convs = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv1d)]
+    convs = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [32, 64, 128]
-    assert convs[0].in_channels == 1  # one lead at a time
-    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.encoder.modules()) == 3
-    assert sum(isinstance(m, torch.nn.MaxPool1d) for m in model.encoder.modules()) == 3
+    assert convs[0].in_channels == 1 and convs[0].kernel_size == (1, 7)  # one lead at a time
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder.modules()) == 3
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in model.encoder.modules()) == 3
     assert (model.head.dropout_in.p, model.head.dropout_hidden.p) == (0.8, 0.5)
 
 
@@ -71,8 +71,15 @@ def test_lead_weights_are_shared() -> None:
     one_lead = _ecg(2)[:, :1, :]
     features = model.encoder(one_lead.expand(2, 12, 250).contiguous()).reshape(2, 12, -1)
     assert torch.allclose(features, features[:, :1, :].expand_as(features), atol=1e-6)
-    different = model.encoder(_ecg(2, seed=1)).reshape(2, 12, -1)
+    x = _ecg(2, seed=1)
+    different = model.encoder(x).reshape(2, 12, -1)
     assert not torch.allclose(different[:, 0], different[:, 1])
+    # each lead's features depend on that lead only: changing lead 5 changes only its block
+    x[:, 5] += 1.0
+    changed = model.encoder(x).reshape(2, 12, -1)
+    unchanged_leads = [lead for lead in range(12) if lead != 5]
+    assert torch.allclose(changed[:, unchanged_leads], different[:, unchanged_leads], atol=1e-6)
+    assert not torch.allclose(changed[:, 5], different[:, 5])
 
 
 def test_composite_trunks_have_separate_weights_and_json_kwargs_work() -> None:

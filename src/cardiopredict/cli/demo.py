@@ -64,5 +64,5 @@ def demo(
         oracle = cm["oracle_auc"].get(task)
         typer.echo(f"    {task:>18}: {aucs}" + (f", oracle {oracle:.3f}" if oracle is not None else ""))
 
-    report = write_report(out)
+    report = write_report(out, embed_figures=False)  # the study reports embed theirs; this one links
     typer.echo(f"done in {time.perf_counter() - started:.0f} s — report: {report.resolve()}")

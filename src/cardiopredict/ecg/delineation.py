@@ -9,7 +9,11 @@ Method (one pass, no per-record tuning):
 3. Detection: a 80 ms moving average of ``sv`` has one peak per QRS; peaks above a fraction of the
    record's typical QRS peak (90th percentile of all candidate peaks), at least 250 ms apart, are beats. A
    candidate soon after a beat with less energy (within 360 ms, < half) or with far slower slopes (within
-   450 ms, steepest slope < half, less energy) is that beat's T wave and is dropped.
+   450 ms, steepest slope < half, less energy) is that beat's T wave and is dropped — unless dropping it
+   leaves a pause (previous to next beat > 1.5 × the median RR, a compensatory pause) at a lag that is not
+   the record's recurring T-wave lag: then it is a wide premature (ectopic) beat and is kept
+   (:func:`_ectopic_in_pauses`). Premature beats whose QRS differs from the dominant one are marked in
+   ``QRSDelineation.ectopic``.
 4. Delineation: around each beat, the QRS *core* is the run of ``sv`` above ``baseline + 0.1 * (peak -
    baseline)`` that contains the beat's maximum, dips shorter than ``gap_ms`` bridged (baseline: 10th
    percentile of ``sv`` in the 250 ms before/after the peak). Its edges are then moved outwards (at most
@@ -77,6 +81,12 @@ class QRSDelineation:
         True where a pacing stimulus precedes the QRS (its onset is then the stimulus).
     pacing_spikes : ndarray of shape (n_spikes,), int64, optional
         Samples of the pacing stimuli found (atrial and ventricular); removed before delineation.
+    ectopic : ndarray of shape (n_beats,), bool, optional
+        True for a premature beat (RR before it < 85 % of the median RR and > 15 % shorter than the RR
+        after it) whose QRS differs from the
+        record's dominant QRS (width off by > 20 ms or shape correlation < 0.8): a ventricular ectopic
+        (or aberrant) beat. Such beats stay ``valid`` (they are delineated); measurements of the dominant
+        rhythm leave them out.
     """
 
     r_peaks: np.ndarray
@@ -92,6 +102,7 @@ class QRSDelineation:
     leads_used: tuple[str, ...] = ()
     paced: np.ndarray | None = None
     pacing_spikes: np.ndarray | None = None
+    ectopic: np.ndarray | None = None
 
     @property
     def n_beats(self) -> int:
@@ -125,6 +136,8 @@ class QRSDelineation:
         if self.paced is not None:
             out["paced"] = self.paced.tolist()
             out["pacing_spikes"] = self.pacing_spikes.tolist() if self.pacing_spikes is not None else []
+        if self.ectopic is not None:
+            out["ectopic"] = self.ectopic.tolist()
         return out
 
 
@@ -163,6 +176,11 @@ class DelineationParams:
         Notch this frequency (50 or 60) before delineation.
     pacing : bool
         Find pacing stimuli, remove them before filtering, and start paced QRS complexes at the stimulus.
+    pause_factor, min_coupling_s, t_lag_tolerance_s : float
+        A candidate dropped as a T wave is restored as an ectopic beat when, without it, the interval
+        between its neighbours exceeds ``pause_factor`` × the median RR, it comes >= ``min_coupling_s``
+        after the previous beat, and its lag differs by more than ``t_lag_tolerance_s`` from the lag of the
+        record's recurring T waves.
     edge_model : bool
         Place onset and offset with the calibrated edge model (:data:`ONSET_MODEL`, :data:`OFFSET_MODEL`)
         instead of the ``onset_fraction``/``offset_fraction`` thresholds. Closer to LUDB's
@@ -186,6 +204,9 @@ class DelineationParams:
     powerline_hz: float | None = None
     pacing: bool = True
     edge_model: bool = False
+    pause_factor: float = 1.5
+    min_coupling_s: float = 0.3
+    t_lag_tolerance_s: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ("detection_fraction", "core_fraction", "onset_fraction", "offset_fraction"):
@@ -494,7 +515,54 @@ def _detect(env: np.ndarray, velocity: np.ndarray, fs: float, params: Delineatio
         )
         if weaker or slower:
             keep[k] = False
-    return beats[keep]
+    return beats[keep | _ectopic_in_pauses(beats, keep, fs, params)]
+
+
+def _ectopic_in_pauses(
+    beats: np.ndarray, keep: np.ndarray, fs: float, params: DelineationParams
+) -> np.ndarray:
+    """Candidates dropped as T waves that are premature beats instead (mask over ``beats``).
+
+    A T wave belongs to the beat before it: dropping it leaves the rhythm as it was. A premature
+    (ectopic) beat replaces a beat of the rhythm: dropping it leaves a pause — previous to next kept beat
+    longer than ``pause_factor`` times the median interval of the kept beats (a compensatory pause). A
+    dropped candidate is restored when it sits in such a pause, at least ``min_coupling_s`` after the
+    previous beat, and at a lag that differs by more than ``t_lag_tolerance_s`` from the lag of the
+    record's recurring T waves (dropped candidates that leave no pause), so that a T wave inside an AV
+    block's or a sinus pause stays dropped. Bigeminy (every other beat premature) leaves no pause and is
+    not recovered.
+    """
+    restore = np.zeros(len(beats), dtype=bool)
+    kept = np.flatnonzero(keep)
+    dropped = np.flatnonzero(~keep)
+    if len(kept) < 3 or not len(dropped):
+        return restore
+    rr_median = float(np.median(np.diff(beats[kept])))
+    # per dropped candidate: lag after the previous kept beat (s) and the interval it sits in (in RRs)
+    lags = np.full(len(dropped), np.nan)
+    interval = np.full(len(dropped), np.nan)  # NaN: no following kept beat (end of the record)
+    for i, k in enumerate(dropped):
+        before, after = kept[kept < k], kept[kept > k]
+        if not len(before):
+            continue
+        lags[i] = (beats[k] - beats[before[-1]]) / fs
+        if len(after):
+            interval[i] = (beats[after[0]] - beats[before[-1]]) / rr_median
+    recurring = lags[np.isfinite(lags) & (interval <= 1.3)]  # T waves inside ordinary intervals
+    t_lag = float(np.median(recurring)) if len(recurring) else np.nan
+
+    def not_t_lag(lag: float) -> bool:
+        return not (np.isfinite(t_lag) and abs(lag - t_lag) <= params.t_lag_tolerance_s)
+
+    pause = (interval > params.pause_factor) & (lags >= params.min_coupling_s)
+    for i in np.flatnonzero(pause):
+        restore[dropped[i]] = not_t_lag(lags[i])
+    # at the end of the record no pause can be seen: restore a candidate with the coupling of a restored one
+    couplings = lags[pause & restore[dropped]]
+    for i in np.flatnonzero(np.isnan(interval) & np.isfinite(lags)):
+        same = len(couplings) and np.min(np.abs(couplings - lags[i])) <= params.t_lag_tolerance_s
+        restore[dropped[i]] = bool(same) and not_t_lag(lags[i])
+    return restore
 
 
 def _low_frequency_velocity(low: np.ndarray, fs: float) -> np.ndarray:
@@ -707,4 +775,51 @@ def delineate(record: ECGRecord, **options: object) -> QRSDelineation:
         leads_used=tuple(record.leads[row] for row in rows),
         paced=np.asarray(paced, dtype=bool),
         pacing_spikes=spikes,
+        ectopic=_ectopic_beats(
+            work, onsets_a, offsets_a, np.asarray(peaks, dtype=np.int64), np.asarray(valid, dtype=bool), fs
+        ),
     )
+
+
+def _ectopic_beats(
+    work: np.ndarray,
+    onsets: np.ndarray,
+    offsets: np.ndarray,
+    peaks: np.ndarray,
+    valid: np.ndarray,
+    fs: float,
+) -> np.ndarray:
+    """Premature beats whose QRS differs from the dominant one (see ``QRSDelineation.ectopic``).
+
+    ``work`` is the filtered signal of the leads used (n_leads, n_samples); ``peaks`` the R peaks. The
+    dominant QRS is the median width of the valid beats and the median over them of the first 120 ms
+    after onset.
+    """
+    n_beats = len(onsets)
+    ectopic = np.zeros(n_beats, dtype=bool)
+    if n_beats < 3 or valid.sum() < 3:
+        return ectopic
+    # premature: early after the previous beat and followed by a longer interval (a pause), by the
+    # onsets and by the peaks alike (so that an unsteady onset alone does not make a beat premature)
+    premature = np.ones(n_beats, dtype=bool)
+    premature[0] = False
+    for marks in (onsets, peaks):
+        rr = np.diff(marks).astype(np.float64)
+        premature[1:] &= rr < 0.85 * np.median(rr)
+        premature[1:-1] &= rr[1:] > 1.15 * rr[:-1]
+    if not premature.any():
+        return ectopic
+    widths = (offsets - onsets).astype(np.float64) * 1000.0 / fs
+    length = int(0.12 * fs)
+    fits = valid & (onsets + length <= work.shape[1])
+    if fits.sum() < 3:
+        return ectopic
+    index = np.flatnonzero(fits)
+    segments = np.stack([work[:, onsets[k] : onsets[k] + length].ravel() for k in index])
+    segments -= segments.mean(axis=1, keepdims=True)
+    template = np.median(segments, axis=0)
+    norm = np.linalg.norm(segments, axis=1) * np.linalg.norm(template)
+    correlation = np.ones(n_beats)
+    correlation[index] = segments @ template / np.where(norm > 0, norm, 1.0)
+    different = (np.abs(widths - np.median(widths[valid])) > 20.0) | (correlation < 0.8)
+    return premature & different

@@ -1,6 +1,7 @@
 """Clinical 12-lead measurements from a delineated ECG: intervals, conduction, voltage, VCG QRS area.
 
-Everything morphological is measured on the representative beat: the median of the valid beats aligned on
+Everything morphological is measured on the representative beat: the median of the valid beats (ectopic
+beats, ``QRSDelineation.ectopic``, left out when others remain) aligned on
 the global QRS onset, baseline-corrected (0.5 Hz high-pass), resampled to 1000 Hz so that one sample is one
 millisecond. Amplitudes are taken against the PR-segment level (median of the 20–4 ms before QRS onset).
 
@@ -24,19 +25,27 @@ Criteria and their sources (the automatic reading is a screen, not a diagnosis):
   lateral I/aVL/V6, inferior II/III/aVF); for QRS >= 120 ms, more than two extra extrema are required.
 * Paced rhythm (most QRS complexes after a pacing stimulus): LBBB and RBBB are reported False.
 * Low voltage: QRS peak-to-peak < 0.5 mV in every limb lead, or < 1.0 mV in every precordial lead.
-* PR interval: median over beats of (QRS onset − P onset); NaN unless a P wave is found before >= 50 % of
-  the QRS complexes with a consistent PR (IQR <= 40 ms).
-* AV block: atrial waves are counted in every diastolic interval (after the T wave, before the next QRS).
-  3 = at least 1.2 atrial waves per RR interval on a regular ventricular rhythm while the PR before the
-  QRS complexes is inconsistent (AV dissociation); 2 = the same excess with a consistent PR (2:1 block), or
-  a pause (RR > 1.6 × median) holding a non-conducted P wave; 1 = consistent PR > 200 ms; 0 otherwise (also
-  without P waves). A 10-s ECG and a threshold screen: see docs/_bench_delineation.md for how it does on
-  LUDB.
+* PR interval: median over dominant beats of (QRS onset − P onset); NaN unless the PR is consistent (IQR
+  <= 40 ms) and a P wave is found before >= 50 % of the QRS complexes (by ``delineate``, or as an atrial
+  wave 80–450 ms before them at a constant interval when ``delineate`` misses P waves close to the T wave).
+* AV block (on the dominant rhythm: ectopic beats, ``QRSDelineation.ectopic``, and the intervals around
+  them left out). Atrial waves are found between consecutive dominant beats — in diastole, and on the ST-T
+  segment after QRS-T cancellation (the median ST-T subtracted, aligned within ±20 ms), so that P waves
+  marching through the T waves are seen — keeping deflections shaped like the record's P wave (correlation
+  >= 0.6 with the median P found before the QRS complexes). The atria have a rhythm of their own when
+  there are >= 1.3 atrial waves per RR interval on a regular ventricular rhythm, with regular P-P intervals
+  (>= 60 % within 15 % of their median) at most 75 % of the median RR. Then 3 = the atrial wave before
+  each QRS comes at a varying interval (IQR > 40 ms or range > 50 ms: P waves marching through, AV
+  dissociation) or no consistent PR exists; 2 = a constant PR (2:1 or higher-grade block). Otherwise
+  2 = a pause (RR > 1.6 × the 25th percentile of the dominant RR) between two dominant beats holding a P
+  wave that no QRS follows — a pause after an ectopic beat is its compensatory pause, not a block;
+  1 = consistent PR > 200 ms; 0 otherwise (also without P waves). A 10-s ECG and a threshold screen: see
+  docs/_bench_delineation.md for how it does on LUDB and docs/_bench_simulate.md on simulated blocks.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import signal as sps
@@ -77,7 +86,7 @@ class ECGMeasurements:
     Parameters
     ----------
     qrs_duration_ms : float
-        Median global QRS duration of the valid beats.
+        Median global QRS duration of the valid, non-ectopic beats.
     heart_rate_bpm : float
         60000 / mean RR interval (ventricular rate).
     pr_interval_ms : float
@@ -207,60 +216,224 @@ def _notch_or_slur(qrs: np.ndarray) -> bool:
     return False
 
 
-def _atrial_waves(low: np.ndarray, delineation: QRSDelineation) -> int:
-    """Number of P-wave-like deflections in the diastolic intervals (after each T wave, before the next QRS).
+def _t_end_s(low: np.ndarray, delineation: QRSDelineation, dominant: np.ndarray) -> float:
+    """End of the T wave after QRS onset (s), from the median of the dominant beats (0.5–15 Hz leads).
 
-    ``low`` is the 0.5–15 Hz signal (n_leads, n_samples). A deflection counts when it is >= 0.05 mV from
-    the straight line joining the interval's ends, >= 2.5 times the interval's median deflection, and
-    >= 200 ms from the next one. On sinus rhythm there is one per interval (the conducted P wave).
+    The T wave is the largest deflection (spatial distance from the level just before QRS onset) between
+    60 ms after the median QRS offset and the shorter of 600 ms and 90 % of the shortest RR; its end is where
+    the deflection falls below 25 % of that peak. NaN when no beat fits.
     """
     fs = delineation.fs
-    count = 0
+    onsets = delineation.qrs_onsets[dominant]
+    rr = np.diff(delineation.qrs_onsets) / fs
+    span = int(min(0.6, 0.9 * float(rr.min())) * fs) if len(rr) else int(0.6 * fs)
+    pre = int(0.03 * fs)
+    beats = [low[:, o - pre : o + span] for o in onsets if o - pre >= 0 and o + span <= low.shape[1]]
+    if len(beats) < 2 or span <= pre:
+        return float("nan")
+    median = np.median(np.stack(beats), axis=0)
+    level = median[:, : pre - int(0.01 * fs)].mean(axis=1, keepdims=True)
+    magnitude = np.sqrt(((median - level) ** 2).sum(axis=0))
+    width = int(np.median(delineation.qrs_offsets[dominant] - onsets))
+    first = pre + width + int(0.06 * fs)
+    if first >= magnitude.size - 2:
+        return float("nan")
+    peak = first + int(np.argmax(magnitude[first:]))
+    below = np.flatnonzero(magnitude[peak:] < 0.25 * magnitude[peak])
+    end = peak + int(below[0]) if len(below) else magnitude.size
+    return (end - pre) / fs
+
+
+def _atrial_waves(
+    low: np.ndarray, delineation: QRSDelineation, dominant: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """P-wave-like deflections between consecutive dominant beats: (peak samples, intervals searched).
+
+    ``low`` is the 0.5–15 Hz signal (n_leads, n_samples). Each interval is searched from 40 ms after the
+    QRS offset to 20 ms before the next QRS. Over the ST-T part (up to 60 ms after the T-wave end of
+    :func:`_t_end_s`) the median ST-T of the dominant beats is subtracted first (QRS-T cancellation), so that
+    P waves marching through the T waves (AV dissociation) stand out while a P wave at the same place in
+    every beat is cancelled there. A deflection counts when it is >= 0.05 mV from the window's median level
+    (per lead, after subtracting the PR-segment level), >= 2.5 times the window's median deflection, and
+    >= 200 ms from the next one; deflections smaller than 40 % of the median one found are dropped
+    (cancellation residuals: the atrial waves of one record are alike), and so are deflections whose shape
+    over all leads correlates < 0.6 with the median P wave found before the QRS complexes (when there are
+    three or more: T-wave residuals, U waves). On
+    sinus rhythm there is one per interval (the conducted P wave, in diastole).
+    """
+    fs = delineation.fs
+    onsets, offsets = delineation.qrs_onsets, delineation.qrs_offsets
+    width = int(np.median(offsets[dominant] - onsets[dominant]))
+    first = width + int(0.04 * fs)
+    t_end = _t_end_s(low, delineation, dominant)
+    stop = int((t_end + 0.06) * fs) if np.isfinite(t_end) else first
+    pr_a, pr_b = int(0.02 * fs), int(0.004 * fs)
+
+    def level(onset: int) -> np.ndarray:  # PR-segment level of the beat at ``onset``, (n_leads, 1)
+        return low[:, max(onset - pr_a, 0) : max(onset - pr_b, 1)].mean(axis=1, keepdims=True)
+
+    template = None
+    if stop - first > int(0.08 * fs):
+        segments = [
+            low[:, o + first : o + stop] - level(o)
+            for o in onsets[dominant]
+            if o + stop <= low.shape[1] and o >= pr_a
+        ]
+        if len(segments) >= 4:
+            template = np.median(np.stack(segments), axis=0)
+            template = template - template[:, -1:]  # joins the diastole without a step
+    p_template = _p_template(low, delineation, dominant)
+    found: list[np.ndarray] = []
+    heights: list[np.ndarray] = []
+    intervals = 0
     for k in range(delineation.n_beats - 1):
-        rr_s = (delineation.r_peaks[k + 1] - delineation.r_peaks[k]) / fs
-        start = int(delineation.qrs_onsets[k] + (0.45 * np.sqrt(max(rr_s, 0.2)) + 0.04) * fs)
-        end = int(delineation.qrs_onsets[k + 1] - 0.02 * fs)
+        if not (dominant[k] and dominant[k + 1]):
+            continue
+        start, end = int(onsets[k] + first), int(onsets[k + 1] - 0.02 * fs)
+        intervals += 1
         if end - start < int(0.1 * fs):
             continue
-        segment = low[:, start:end]
-        ramp = np.linspace(0.0, 1.0, segment.shape[1])
-        line = segment[:, :1] + (segment[:, -1:] - segment[:, :1]) * ramp
-        magnitude = np.sqrt(((segment - line) ** 2).sum(axis=0))
+        segment = low[:, start:end] - level(int(onsets[k]))
+        if template is not None:
+            segment = _cancel(segment, template, int(0.02 * fs))
+        magnitude = np.sqrt(((segment - np.median(segment, axis=1, keepdims=True)) ** 2).sum(axis=0))
         height = max(0.05, 2.5 * float(np.median(magnitude)))
-        peaks, _ = sps.find_peaks(magnitude, height=height, distance=int(0.2 * fs))
-        count += len(peaks)
-    return count
+        peaks, properties = sps.find_peaks(magnitude, height=height, distance=int(0.2 * fs))
+        if p_template is not None:  # only deflections shaped like the record's P wave
+            alike = [_similarity(segment, int(j), p_template, int(0.03 * fs)) >= 0.6 for j in peaks]
+            peaks, properties["peak_heights"] = peaks[alike], properties["peak_heights"][alike]
+        found.append(start + peaks)
+        heights.append(properties["peak_heights"])
+    if not found:
+        return np.zeros(0, dtype=np.int64), intervals
+    positions, sizes = np.concatenate(found), np.concatenate(heights)
+    # the record's P waves are alike: drop deflections far smaller than the typical one (residuals)
+    keep = sizes >= 0.4 * np.median(sizes) if len(sizes) else np.zeros(0, dtype=bool)
+    return positions[keep], intervals
+
+
+def _p_template(low: np.ndarray, delineation: QRSDelineation, dominant: np.ndarray) -> np.ndarray | None:
+    """Median P wave (n_leads, 2·50 ms + 1) around the P peaks ``delineate`` found before dominant beats;
+    None with fewer than 3."""
+    if delineation.p_peaks is None:
+        return None
+    half = int(0.05 * delineation.fs)
+    peaks = delineation.p_peaks[dominant & (delineation.p_peaks >= 0)]
+    segments = [low[:, p - half : p + half + 1] for p in peaks if p - half >= 0 and p + half < low.shape[1]]
+    if len(segments) < 3:
+        return None
+    template = np.median(np.stack(segments), axis=0)
+    return template - template.mean(axis=1, keepdims=True)
+
+
+def _similarity(segment: np.ndarray, at: int, template: np.ndarray, max_lag: int) -> float:
+    """Best correlation (all leads together, lags up to ``max_lag`` samples) of ``segment`` around sample
+    ``at`` with ``template`` (n_leads, 2·half + 1); 1.0 when too close to the segment's edge to judge."""
+    half = template.shape[1] // 2
+    best = -1.0
+    for centre in range(at - max_lag, at + max_lag + 1):
+        a, b = centre - half, centre + half + 1
+        if a < 0 or b > segment.shape[1]:
+            continue
+        local = segment[:, a:b] - segment[:, a:b].mean(axis=1, keepdims=True)
+        norm = float(np.linalg.norm(local) * np.linalg.norm(template))
+        if norm > 0:
+            best = max(best, float((local * template).sum() / norm))
+    return 1.0 if best == -1.0 else best
+
+
+def _cancel(segment: np.ndarray, template: np.ndarray, max_shift: int) -> np.ndarray:
+    """``segment`` (n_leads, n) minus ``template`` (n_leads, m) placed at its start, shifted by the lag in
+    ``[-max_shift, max_shift]`` samples that leaves the least residual (repolarisation moves with the RR)."""
+    n, m = segment.shape[1], template.shape[1]
+    best, best_norm = None, np.inf
+    for shift in range(-max_shift, max_shift + 1):
+        # template sample j lands on segment sample j + shift
+        a, b = max(shift, 0), min(m + shift, n)
+        if b - a < m // 2:
+            continue
+        diff = segment[:, a:b] - template[:, a - shift : b - shift]
+        norm = float((diff**2).sum())
+        if norm < best_norm:
+            best, best_norm = (a, b, shift), norm
+    out = segment.copy()
+    if best is not None:
+        a, b, shift = best
+        out[:, a:b] -= template[:, a - shift : b - shift]
+    return out
 
 
 def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[float, int]:
     fs = delineation.fs
     p_on = delineation.p_onsets
-    rr = delineation.rr_intervals_ms
-    if p_on is None or len(rr) < 2:
+    n = delineation.n_beats
+    if p_on is None or n < 3:
         return float("nan"), 0
-    regular = rr.std() / rr.mean() < 0.15
-    has_p = p_on >= 0
-    pr = (delineation.qrs_onsets - p_on)[has_p] * 1000.0 / fs
+    ectopic = delineation.ectopic if delineation.ectopic is not None else np.zeros(n, dtype=bool)
+    dominant = ~ectopic
+    if dominant.sum() < 3:
+        return float("nan"), 0
+    onsets = delineation.qrs_onsets
+    # the dominant ventricular rhythm: intervals between consecutive non-ectopic beats
+    pairs = dominant[:-1] & dominant[1:]
+    rr = np.diff(onsets).astype(np.float64) * 1000.0 / fs
+    dominant_rr = rr[pairs]
+    if len(dominant_rr) < 2:
+        return float("nan"), 0
+    regular = dominant_rr.std() / dominant_rr.mean() < 0.15
+    has_p = (p_on >= 0) & dominant
+    pr = (onsets - p_on)[has_p] * 1000.0 / fs
     consistent = len(pr) >= 2 and np.subtract(*np.percentile(pr, [75, 25])) <= 40
     low = bandpass(record.signal, fs, low_hz=0.5, high_hz=min(15.0, 0.45 * fs))
     low = np.where(np.isnan(low), 0.0, low)
     # more atrial than ventricular waves on a regular ventricular rhythm: P waves are not conducted
-    extra_atrial = regular and _atrial_waves(low, delineation) >= 1.2 * len(rr)
-    if extra_atrial and not consistent:
-        return float("nan"), 3
-    if has_p.mean() < 0.5 or not consistent:
+    atrial, intervals = _atrial_waves(low, delineation, dominant)
+    atrial = np.sort(atrial)
+    # an atrial rhythm of its own: regular P-P intervals (>= 60 % within 15 % of their median), faster
+    # than the ventricles (median P-P <= 75 % of the median RR)
+    pp = np.diff(np.sort(atrial)) * 1000.0 / fs
+    atrial_rhythm = len(pp) >= 3 and (
+        np.mean(np.abs(pp - np.median(pp)) <= 0.15 * np.median(pp)) >= 0.6
+        and np.median(pp) <= 0.75 * np.median(dominant_rr)
+    )
+    extra_atrial = regular and intervals >= 2 and len(atrial) >= 1.3 * intervals and atrial_rhythm
+    if extra_atrial:
+        # AV dissociation: the atrial wave before each QRS comes at a varying interval
+        before = []
+        for onset in onsets[dominant]:
+            earlier = atrial[(atrial < onset) & (atrial > onset - int(0.6 * fs))]
+            if len(earlier):
+                before.append((onset - earlier[-1]) * 1000.0 / fs)
+        dissociated = len(before) >= 3 and (
+            np.subtract(*np.percentile(before, [75, 25])) > 40 or np.ptp(before) > 50
+        )
+        if dissociated or not consistent:
+            return float("nan"), 3
+    # P waves are present when found before most QRS complexes by delineate, or when an atrial wave
+    # precedes most QRS complexes at a constant interval (P waves close to the previous T wave)
+    lead_in = [(o - atrial[atrial < o][-1]) * 1000.0 / fs for o in onsets[dominant] if (atrial < o).any()]
+    lead_in = [v for v in lead_in if 80 <= v <= 450]
+    steady = len(lead_in) >= 0.5 * dominant.sum() and np.subtract(*np.percentile(lead_in, [75, 25])) <= 40
+    if (has_p.sum() < 0.5 * dominant.sum() and not steady) or not consistent:
         return float("nan"), 0
     pr_ms = float(np.median(pr))
     if extra_atrial:
         return pr_ms, 2
-    # second degree: a pause holding a P wave that no QRS follows
-    pauses = np.flatnonzero(rr > 1.6 * np.median(rr))
-    velocity = _low_frequency_velocity(low, fs) if len(pauses) else None
+    # second degree: a pause holding a P wave that no QRS follows. The pause is measured against the
+    # shorter conducted cycles (3:2 conduction alternates short and long), and a pause that starts at
+    # an ectopic beat is its compensatory pause, not a block.
+    reference = float(np.percentile(dominant_rr, 25))
+    pauses = [k for k in np.flatnonzero(rr > 1.6 * reference) if dominant[k] and dominant[k + 1]]
+    velocity = _low_frequency_velocity(low, fs) if pauses else None
+    t_end = _t_end_s(low, delineation, dominant) if pauses else float("nan")
     for k in pauses:
         # after the T wave of beat k, before the P wave (or QRS) of beat k + 1
         start = delineation.qrs_offsets[k] + int(0.35 * fs)
-        anchor = p_on[k + 1] if p_on[k + 1] >= 0 else delineation.qrs_onsets[k + 1]
-        if find_p_wave(low, velocity, start, anchor - int(0.04 * fs), fs) is not None:
+        if np.isfinite(t_end):  # the measured T-wave end when it comes earlier
+            start = min(start, onsets[k] + int((t_end + 0.04) * fs))
+        anchor = p_on[k + 1] if p_on[k + 1] >= 0 else onsets[k + 1]
+        found = find_p_wave(low, velocity, start, anchor - int(0.04 * fs), fs)
+        if found is not None:
             return pr_ms, 2
     return pr_ms, 1 if pr_ms > 200 else 0
 
@@ -296,9 +469,15 @@ def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None =
             "Read the file with cardiopredict.read_ecg, which derives the limb leads from I and II."
         )
     valid = delineation.valid
-    durations = delineation.qrs_durations_ms[valid]
+    # morphology and QRS duration of the dominant rhythm: ectopic beats left out (when others remain)
+    dominant_valid = valid if delineation.ectopic is None else valid & ~delineation.ectopic
+    if dominant_valid.sum() < max(2, 0.5 * valid.sum()):
+        dominant_valid = valid
+    durations = delineation.qrs_durations_ms[dominant_valid]
     qrs_ms = float(np.median(durations)) if len(durations) else float("nan")
-    beat = qrs_window(record, delineation, n_samples=BEAT_MS, mode="fixed")  # 1 sample = 1 ms
+    beat = qrs_window(
+        record, replace(delineation, valid=dominant_valid), n_samples=BEAT_MS, mode="fixed"
+    )  # 1 sample = 1 ms
     onset = int(PRE_ONSET_MS)
     offset = min(onset + round(qrs_ms), BEAT_MS)
     leads = {name: _lead_morphology(beat[i], onset, offset) for i, name in enumerate(record.leads)}

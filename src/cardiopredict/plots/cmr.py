@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cardiopredict._atomic import publish
 from cardiopredict.cmr.preprocess import PatientArrays, preprocess_study
 from cardiopredict.cmr.scar import ScarMethod
 from cardiopredict.cmr.study import LGEStudy
@@ -188,7 +189,7 @@ def _save(fig, out: Path, dpi: int) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, out)
+        publish(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

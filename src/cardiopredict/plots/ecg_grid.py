@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cardiopredict._atomic import publish
 from cardiopredict.ecg.delineation import QRSDelineation
 from cardiopredict.ecg.filters import remove_baseline
 from cardiopredict.ecg.record import ECGRecord
@@ -93,7 +94,7 @@ def plot_ecg_grid(
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, out)
+        publish(tmp, out)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):

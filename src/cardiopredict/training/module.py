@@ -8,9 +8,8 @@ Binary (``n_classes == 2``): the network returns one logit per row, the loss is
 logits, softmax cross-entropy, probabilities by softmax.
 
 :mod:`cardiopredict.training.crossval` drives :meth:`ClassifierModule.step` and
-:meth:`configure_optimizers` from a lean loop rather than ``lightning.Trainer`` (the Trainer's per-step
-and per-epoch overhead is large next to 4 mini-batches per epoch; numbers in ``docs/_bench_train.md``);
-``Trainer.fit`` works on this module too.
+:meth:`configure_optimizers` from a lean loop; ``lightning.Trainer.fit`` works on this module too
+(``benchmarks/train_speed.py`` times both against plain PyTorch, ``docs/_bench_train.md``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cardiopredict._atomic import publish
 from cardiopredict.ecg.io._quality import assess_quality
 from cardiopredict.ecg.io._raw import RawECG, mv_factor
 from cardiopredict.ecg.io._sniff import sniff_format
@@ -310,6 +311,6 @@ class _atomic_target:  # noqa: N801 - used as a context manager like open()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
-            os.replace(self.tmp, self.path)
+            publish(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
