@@ -339,6 +339,7 @@ CHOICES = (  # (conv, kernel_size, pool_size, pooling, adam); "conv2d" is the li
     ("conv1d", 7, 3, "flatten", "fused"),
     ("conv2d", 7, 2, "flatten", "fused"),
     ("conv1d", 7, 2, "flatten", "fused"),
+    ("conv2d", 7, 2, "flatten", "foreach"),
     ("conv2d", 5, 2, "flatten", "fused"),
     ("conv2d", 3, 2, "flatten", "fused"),
     ("conv2d", 7, 2, "avg", "fused"),

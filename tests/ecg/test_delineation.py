@@ -360,3 +360,22 @@ def test_ludb_edge_model_tracks_the_marks_more_closely(ludb_dir) -> None:
         assert abs(edge[key]["mean"]) <= 5
         assert edge[key]["sd"] < base[key]["sd"] and edge[key]["mae"] < base[key]["mae"]
     assert edge["onset_error_ms"]["sd"] <= 10.5 and edge["offset_error_ms"]["sd"] <= 10.5
+
+
+def test_tall_t_wave_before_a_pause_is_not_a_beat(make_ecg) -> None:
+    """A T wave dropped by the T-wave rule stays dropped inside a pause (a blocked beat): only a candidate
+    at a lag other than the record's recurring T-wave lag is restored as an ectopic beat."""
+    rr = np.array([900.0, 900.0, 900.0, 1800.0, 900.0, 900.0, 900.0])
+    record, true_onsets = make_ecg(rr_ms=rr, qrs_ms=90.0)
+    signal = record.signal.astype(np.float64).copy()
+    t = np.arange(record.n_samples) / record.fs
+    signs = np.where(np.arange(12) % 3 == 0, -1.0, 1.0)
+    for onset in true_onsets / record.fs:  # tall, fairly steep T waves, 320-460 ms after each onset
+        signal += signs[:, None] * 1.2 * _bump(t, onset + 0.32, onset + 0.46)[None, :]
+    tall_t = record.replace(signal=signal.astype(np.float32))
+    d = delineate(tall_t)
+    assert d.n_beats == len(true_onsets)
+    _matched(d, true_onsets)
+    assert not d.ectopic.any()
+    # the T-wave-lag check is what keeps the pause's T wave out (without it, it would be restored)
+    assert delineate(tall_t, t_lag_tolerance_s=1e-4).n_beats > len(true_onsets)

@@ -3,6 +3,8 @@ delineator and measurements recover the designed phenotypes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -21,11 +23,15 @@ from cardiopredict.ecg.simulate import (
 )
 from cardiopredict.errors import InputError
 
-# The delineator (band-pass, then onset/offset where the spatial velocity falls to a small fraction of its
-# peak, calibrated on LUDB annotations) reads a compact-support synthetic QRS wider than its support: on these
-# phenotypes (2026-11-24, delineation.py of the foundation issue) by 13-31 ms, median 22 ms. The recovery
-# test therefore requires every phenotype to be within +-10 ms of that common offset (the duration is
-# tracked, whatever the QRS shape), and the offset itself to stay below MAX_DELINEATOR_OFFSET_MS.
+# The designed QRS duration is the visible QRS (test_designed_qrs_is_the_visible_span: zero outside the
+# designed span, > 2 % of the spatial peak from within 4 ms of either end). The delineator (0.5-40 Hz
+# band-pass, then onset/offset where the spatial velocity falls to 1 % / 1.5 % of its peak, fitted to LUDB's
+# earliest/latest of 12 hand marks, which lie outside the physical edges) reads it wider: onset ~10 ms
+# early, offset ~11 ms late, median +22 ms over the phenotypes (13-31 ms; 2026-11-24,
+# docs/_bench_simulate.md). Neither side is changed
+# (the thresholds are LUDB's fitted quantity), so the recovery test requires every phenotype to be within
+# +-10 ms of that common offset (the duration is tracked, whatever the QRS shape), and the offset itself to
+# stay in [0, MAX_DELINEATOR_OFFSET_MS].
 MAX_DELINEATOR_OFFSET_MS = 35.0
 
 
@@ -174,3 +180,18 @@ def test_av_block_degree_is_recovered(seed):
         assert measure(record, delineate(record)).av_block == 2, (seed, ratio)
     # a PVC's compensatory pause holds a non-conducted sinus P wave: ectopy, not AV block
     assert _measured("pvc", seed)[1].av_block == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_paced_qrs_merged_with_its_p_wave_starts_at_the_stimulus(seed):
+    """AV-sequential pacing at a short AV delay: the P wave runs into the paced QRS. With
+    ``paced_lead_in_ms=0`` every beat starts at its stimulus and the QRS is read as designed (+ the usual
+    offset); by default only runs starting > 80 ms before the stimulus are cut (LUDB unchanged)."""
+    params = replace(phenotype_params("biv_paced", rng=np.random.default_rng(seed)), pr_ms=100.0)
+    record = simulate_ecg(params, seed=seed)
+    d = delineate(record, paced_lead_in_ms=0.0)
+    assert d.paced.all() and d.valid.all()
+    error = float(np.median(d.qrs_durations_ms)) - record.meta["designed"]["qrs_duration_ms"]
+    assert 0 <= error <= MAX_DELINEATOR_OFFSET_MS
+    default = delineate(record)
+    assert np.all(default.qrs_durations_ms >= d.qrs_durations_ms)

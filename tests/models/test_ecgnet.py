@@ -11,6 +11,7 @@ import torch
 
 from cardiopredict.errors import ConfigError, InputError
 from cardiopredict.models import ECGCompositeNet, ECGNet, build_model, list_models, register_model
+from cardiopredict.models._registry import resolved_kwargs
 
 SMALL = {"channels": (4, 8, 16), "hidden_size": 8}
 
@@ -46,6 +47,14 @@ def test_unknown_model_and_bad_kwargs_are_config_errors() -> None:
         build_model("resnet-9000")
     with pytest.raises(ConfigError, match="bad keyword arguments"):
         build_model("ecgnet", n_filters=3)
+
+
+def test_resolved_kwargs_fill_defaults_and_refuse_unknown() -> None:
+    kwargs = resolved_kwargs("ecgnet", kernel_size=5)
+    assert kwargs["kernel_size"] == 5 and kwargs["channels"] == (32, 64, 128) and kwargs["n_outputs"] == 1
+    assert isinstance(build_model("ecgnet", **kwargs), ECGNet)
+    with pytest.raises(ConfigError, match=r"takes no argument\(s\) \['n_filters'\]"):
+        resolved_kwargs("ecgnet", n_filters=3)
 
 
 @pytest.mark.parametrize("pooling", ["flatten", "avg", "max"])

@@ -66,6 +66,9 @@ def test_model_json_describes_the_run(trained) -> None:
     config = json.loads((out / "model.json").read_text())
     assert config["model"] == "ecgcomposite"
     assert config["model_kwargs"]["n_outputs"] == 1 and config["n_classes"] == 2
+    # every builder argument is stored, so a later change of a default cannot change the rebuilt network
+    assert {"kernel_size", "pool_size", "pooling", "dropout", "hidden_size"} <= set(config["model_kwargs"])
+    assert config["model_kwargs"]["channels"] == [4, 8, 16]
     assert config["training"]["max_epochs"] == 2
     assert config["best_epochs"] == result.best_epochs
     assert [f["file"] for f in config["folds"]] == ["fold0.safetensors", "fold1.safetensors"]

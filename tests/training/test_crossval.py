@@ -203,6 +203,10 @@ def test_bad_inputs_fail_before_training() -> None:
         run_cv({"ecg": x[:-1]}, y, folds, **kwargs)
     with pytest.raises(InputError, match=r"n_classes=2 use 0\.\.1"):
         run_cv({"ecg": x}, y + 1, folds, **kwargs)
+    leaky = folds.copy()
+    leaky[1] = 1 - leaky[0]
+    with pytest.raises(InputError, match=r"have rows in more than one fold"):
+        run_cv({"ecg": x}, y, leaky, **{**kwargs, "patient_ids": ["P000", "P000", *pids[2:]]})
     with pytest.raises(ConfigError, match="n_outputs=3 does not fit n_classes=2"):
         run_cv({"ecg": x}, y, folds, **{**kwargs, "model_kwargs": {**SMALL, "n_outputs": 3}})
 

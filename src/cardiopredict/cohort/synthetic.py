@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cardiopredict._atomic import publish
 from cardiopredict.ecg import simulate as sim
 from cardiopredict.ecg.record import ECGRecord
 from cardiopredict.errors import InputError, InsufficientDataError
@@ -498,10 +499,10 @@ def _write_cohort(out_dir: Path, build: Callable[[Path], None], *, overwrite: bo
                 )
             trash = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
             os.replace(out_dir, trash / "old")
-            os.replace(staging, out_dir)
+            publish(staging, out_dir)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            os.replace(staging, out_dir)
+            publish(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -113,8 +113,7 @@ def to_canonical_leads(
         if canonical in by_name:
             where = f" in {source}" if source else ""
             raise UnknownLeadError(
-                f"Lead {canonical} appears twice{where} (labels {list(names)}). "
-                "Keep one column per lead."
+                f"Lead {canonical} appears twice{where} (labels {list(names)}). Keep one column per lead."
             )
         by_name[canonical] = row.astype(np.float32, copy=False)
 

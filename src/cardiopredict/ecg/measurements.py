@@ -431,7 +431,8 @@ def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[flo
         start = delineation.qrs_offsets[k] + int(0.35 * fs)
         if np.isfinite(t_end):  # the measured T-wave end when it comes earlier
             start = min(start, onsets[k] + int((t_end + 0.04) * fs))
-        anchor = p_on[k + 1] if p_on[k + 1] >= 0 else onsets[k + 1]
+        # the next beat's own P wave (where the median PR puts it when not found) is not in the window
+        anchor = p_on[k + 1] if p_on[k + 1] >= 0 else onsets[k + 1] - int(pr_ms * fs / 1000)
         found = find_p_wave(low, velocity, start, anchor - int(0.04 * fs), fs)
         if found is not None:
             return pr_ms, 2

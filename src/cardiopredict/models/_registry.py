@@ -6,6 +6,7 @@ A saved model stores only its registry name and keyword arguments (``model.json`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -73,6 +74,33 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
         return builder(**kwargs)
     except TypeError as error:
         raise ConfigError(f"model {name!r}: bad keyword arguments {sorted(kwargs)}: {error}") from error
+
+
+def resolved_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
+    """Every keyword argument of builder ``name``: ``kwargs`` plus the builder's defaults for the rest.
+
+    Saved models store this full set (``model.json``), so a later change of a default cannot change
+    the network a file is loaded into.
+
+    Raises
+    ------
+    ConfigError
+        Unknown model name, or an argument the builder does not take.
+    """
+    _load_builtin()
+    if name not in _BUILDERS:
+        build_model(name)  # raises the ConfigError listing the known names
+    parameters = inspect.signature(_BUILDERS[name]).parameters
+    unknown = sorted(set(kwargs) - set(parameters))
+    if unknown:
+        raise ConfigError(f"model {name!r} takes no argument(s) {unknown}; it takes {sorted(parameters)}.")
+    resolved = {
+        key: param.default
+        for key, param in parameters.items()
+        if param.default is not inspect.Parameter.empty
+    }
+    resolved.update(kwargs)
+    return resolved
 
 
 def _load_builtin() -> None:

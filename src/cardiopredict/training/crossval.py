@@ -82,6 +82,9 @@ class CVResult:
         Wall time of the whole cross-validation (s).
     early_stopping : str
         ``"inner"``, ``"outer (optimistic: ...)"`` or ``"none"``.
+    fold_patients : list of dict
+        Per fold: ``fit_patients`` (trained on), ``val_patients`` (inner early-stopping split; empty
+        otherwise) and ``test_patients`` (scored), as written to ``model.json``.
     """
 
     oof_scores: np.ndarray
@@ -178,7 +181,9 @@ def run_cv(
     model : str
         Registry name (``"ecgnet"``, ``"ecgcomposite"``, ...).
     model_kwargs : mapping
-        Builder keyword arguments; ``n_outputs`` is filled in from ``n_classes`` when absent.
+        Builder keyword arguments; ``n_outputs`` is filled in from ``n_classes`` when absent, and
+        ``model.json`` stores every builder argument (defaults included), so later changes of a
+        default never change how a saved model is rebuilt.
     config : TrainingConfig
         Learning rate, batch size, epochs, patience, early stopping mode, seed, device.
     n_classes : int
@@ -196,7 +201,7 @@ def run_cv(
     """
     started = time.perf_counter()
     arrays, y, folds = _validate(inputs, y, folds, patient_ids, n_classes)
-    kwargs = resolve_model_kwargs(model_kwargs, n_classes=n_classes)
+    kwargs = resolve_model_kwargs(model_kwargs, n_classes=n_classes, model_name=model)
     extra = dict(model_json_extra or {})
     clash = sorted(set(MODEL_JSON_KEYS) & set(extra))
     if clash:
@@ -460,6 +465,12 @@ def _validate(
     if not np.issubdtype(folds.dtype, np.integer) or len(np.unique(folds)) < 2:
         raise InputError(
             f"folds holds {np.unique(folds)[:10].tolist()}; give integer folds, at least 2 distinct."
+        )
+    split = pd.Series(folds).groupby(np.asarray([str(pid) for pid in patient_ids])).nunique()
+    if (split > 1).any():
+        raise InputError(
+            f"patients {split[split > 1].index[:5].tolist()} have rows in more than one fold; that leaks "
+            "patients between training and test. Build folds with make_folds(y, patient_ids, ...)."
         )
     if not inputs:
         raise InputError("inputs is empty; give at least one array, e.g. {'ecg': windows}.")

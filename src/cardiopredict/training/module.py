@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from cardiopredict.errors import ConfigError
 from cardiopredict.models import build_model
+from cardiopredict.models._registry import resolved_kwargs
 
 Batch = tuple[dict[str, Tensor], Tensor]
 
@@ -52,7 +53,7 @@ class ClassifierModule(lightning.LightningModule):
         learning_rate: float = 1e-4,
     ) -> None:
         super().__init__()
-        model_kwargs = resolve_model_kwargs(model_kwargs, n_classes=n_classes)
+        model_kwargs = resolve_model_kwargs(model_kwargs, n_classes=n_classes, model_name=model_name)
         self.save_hyperparameters(
             {
                 "model_name": model_name,
@@ -107,8 +108,11 @@ class ClassifierModule(lightning.LightningModule):
             return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
 
 
-def resolve_model_kwargs(model_kwargs: Mapping[str, Any], *, n_classes: int) -> dict[str, Any]:
-    """``model_kwargs`` with ``n_outputs`` filled in and checked against ``n_classes``."""
+def resolve_model_kwargs(
+    model_kwargs: Mapping[str, Any], *, n_classes: int, model_name: str | None = None
+) -> dict[str, Any]:
+    """``model_kwargs`` with ``n_outputs`` filled in and checked against ``n_classes``; with
+    ``model_name``, also every other builder default (what ``model.json`` stores)."""
     if n_classes < 2:
         raise ConfigError(f"n_classes={n_classes}: classification needs at least 2 classes.")
     expected = 1 if n_classes == 2 else n_classes
@@ -119,4 +123,6 @@ def resolve_model_kwargs(model_kwargs: Mapping[str, Any], *, n_classes: int) -> 
             f"model_kwargs n_outputs={kwargs['n_outputs']} does not fit n_classes={n_classes}: use "
             f"n_outputs={expected} (binary: one logit; k classes: k logits)."
         )
+    if model_name is not None:
+        kwargs = resolved_kwargs(model_name, **kwargs)
     return kwargs
