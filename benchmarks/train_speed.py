@@ -48,10 +48,15 @@ TINY = {"channels": (4, 8, 16), "hidden_size": 8}
 N_LEADS, N_SAMPLES = 12, 250
 
 
-def _timed(fn, *, repeats: int, inner: int = 1) -> dict[str, float]:
-    """Best and median wall / CPU seconds per call of ``fn`` (``inner`` calls per sample)."""
+def _timed(fn, *, repeats: int, inner: int = 1, pause_s: float = 0.0) -> dict[str, float]:
+    """Best and median wall / CPU seconds per call of ``fn`` (``inner`` calls per sample).
+
+    ``pause_s`` spaces the samples out so a short burst of load from other processes cannot spoil
+    all of them.
+    """
     walls, cpus = [], []
     for _ in range(repeats):
+        time.sleep(pause_s)
         w0, c0 = time.perf_counter(), time.process_time()
         for _ in range(inner):
             fn()
@@ -119,7 +124,7 @@ def ecgnet_training(kwargs: dict[str, Any], *, repeats: int, inner: int, seed: i
     step = _train_step_fn(model, optimizer, inputs, y)
     for _ in range(2):
         step()
-    timing = _timed(step, repeats=repeats, inner=inner)
+    timing = _timed(step, repeats=max(repeats, 10), inner=inner, pause_s=0.5)
     result = {
         "model_kwargs": kwargs,
         "batch": BATCH,
