@@ -21,9 +21,10 @@ The :class:`~cardiopredict.training.module.ClassifierModule` (a LightningModule)
 loop: data held as tensors on the device, mini-batches by index (no DataLoader, no worker processes),
 no logging or checkpoint callbacks. Measured against a plain PyTorch loop doing the same work
 (``benchmarks/train_speed.py``, ``docs/_bench_train.md``) this loop costs ~3 ms per epoch (AUCs,
-bookkeeping) and ``lightning.Trainer.fit`` with logging, checkpoints and progress bar off ~5 ms — both
-within 1 % on ECGNet. The loop is kept for control rather than speed: early stopping with best-weight
-restore on any split, per-epoch loss + AUC curves and seeded batch order in a few readable lines.
+bookkeeping) and ``lightning.Trainer.fit`` with logging, checkpoints and progress bar off ~5.5 ms:
++0.0 % and +4.3 % of the run time on ECGNet. The loop is kept for control rather than speed: early
+stopping with best-weight restore on any split, per-epoch loss + AUC curves and seeded batch order in
+a few readable lines.
 ``train_loss`` / ``train_auc`` are the running values over each epoch's mini-batches (training mode,
 dropout active, as Keras and Lightning report them), which avoids a second pass over the training data.
 
