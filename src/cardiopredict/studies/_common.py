@@ -443,3 +443,32 @@ def cross_validate(
     atomic_write_csv(out / "curves" / f"{key}.csv", result.curves)
     save_finished_cv(out, key, signature, result.oof_scores, result.early_stopping)
     return TrainedCV(np.asarray(result.oof_scores), result.curves, result.early_stopping, reused=False)
+
+
+def write_run_config(
+    out: Path,
+    *,
+    study: str,
+    manifest_path: Path,
+    synthetic: bool,
+    profile: Any,
+    window: ECGWindowConfig,
+    cache: FeatureCache,
+    **selection: Any,
+) -> Path:
+    """``config.json`` of a run: study, cohort, what was run (``selection``), protocol, provenance."""
+    return atomic_write_json(
+        out / "config.json",
+        {
+            "study": study,
+            "manifest": str(Path(manifest_path).resolve()),
+            "synthetic": synthetic,
+            **selection,
+            "profile": profile.name,
+            "training": profile.training.to_dict(),
+            "window": window.to_dict(),
+            "bootstrap": profile.bootstrap,
+            "feature_cache": {"hits": cache.hits, "misses": cache.misses},
+            "provenance": provenance(),
+        },
+    )

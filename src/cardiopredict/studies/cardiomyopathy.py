@@ -41,7 +41,7 @@ from cardiopredict.studies._common import (
     cohort_table,
     cross_validate,
     is_synthetic_cohort,
-    provenance,
+    write_run_config,
 )
 
 CLASSES = ("GEN", "MYO", "SARC")
@@ -206,21 +206,16 @@ def run_cardiomyopathy_study(
         for pid, f in zip(pids, ecg, strict=True)
     }
     atomic_write_csv(out / "cohort.csv", cohort_table(table, exclusions, derived=derived))
-    atomic_write_json(
-        out / "config.json",
-        {
-            "study": "cardiomyopathy",
-            "manifest": str(Path(manifest_path).resolve()),
-            "synthetic": synthetic,
-            "tasks": list(tasks),
-            "inputs": list(inputs),
-            "profile": profile.name,
-            "training": profile.training.to_dict(),
-            "window": window.to_dict(),
-            "bootstrap": profile.bootstrap,
-            "feature_cache": {"hits": cache.hits, "misses": cache.misses},
-            "provenance": provenance(),
-        },
+    write_run_config(
+        out,
+        study="cardiomyopathy",
+        manifest_path=Path(manifest_path),
+        synthetic=synthetic,
+        profile=profile,
+        window=window,
+        cache=cache,
+        tasks=list(tasks),
+        inputs=list(inputs),
     )
     if figures:
         _figures(out, predictions, arrays, pids, curves, inputs)

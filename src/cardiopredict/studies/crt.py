@@ -31,7 +31,7 @@ from cardiopredict.studies._common import (
     cohort_table,
     cross_validate,
     is_synthetic_cohort,
-    provenance,
+    write_run_config,
 )
 
 RULE = "qrs150_lbbb"
@@ -202,20 +202,15 @@ def run_crt_study(
         for pid, m in measured.items()
     }
     atomic_write_csv(out / "cohort.csv", cohort_table(table, exclusions, derived=derived))
-    atomic_write_json(
-        out / "config.json",
-        {
-            "study": "crt",
-            "manifest": str(Path(manifest_path).resolve()),
-            "synthetic": metrics["synthetic"],
-            "inputs": list(inputs),
-            "profile": profile.name,
-            "training": profile.training.to_dict(),
-            "window": window.to_dict(),
-            "bootstrap": profile.bootstrap,
-            "feature_cache": {"hits": cache.hits, "misses": cache.misses},
-            "provenance": provenance(),
-        },
+    write_run_config(
+        out,
+        study="crt",
+        manifest_path=Path(manifest_path),
+        synthetic=metrics["synthetic"],
+        profile=profile,
+        window=window,
+        cache=cache,
+        inputs=list(inputs),
     )
     if figures:
         _figures(out, predictions, windows, curves, inputs, window)
