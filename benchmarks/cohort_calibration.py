@@ -1,4 +1,4 @@
-"""Calibration of the SYNTHETIC cohorts: what the simple baselines and the oracle reach.
+"""Calibration of the SYNTHETIC cohorts: what the simple baselines, the oracle and its parts reach.
 
 Usage::
 
@@ -109,6 +109,48 @@ def ecg_feature_figures(n: int, seed: int) -> dict:
     }
 
 
+def cardiomyopathy_ceilings(*, n: int = 50_000, seed: int = 0) -> dict:
+    """Pairwise AUCs of the exact class posterior restricted to what each input can show.
+
+    The cohort's classes differ in traits an ECG shows (rhythm, conduction, voltage, QRS width,
+    fragmentation, T waves) and in traits it does not (LVEF, age, sex). Recomputing the Bayes posterior
+    from a subset of traits gives the best AUC an input seeing only that subset can reach.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from cardiopredict.cohort import synthetic
+
+    patients = synthetic.draw_cardiomyopathy_patients(n, rng=np.random.default_rng(seed))
+    subsets = {
+        "oracle (all traits)": None,
+        "ECG-visible (no LVEF, age, sex)": {"lvef", "age", "sex"},
+        "QRS-window-visible (conduction, voltage, QRS width, fragmentation)": {
+            "lvef", "age", "sex", "heart_rate_bpm", "av_disease", "ectopy", "t_inversion",
+        },
+    }  # fmt: skip
+    classes = synthetic.CM_CLASSES
+    result = {}
+    for label, hidden in subsets.items():
+        log_lik = np.tile(np.log(synthetic.CM_PRIORS), (n, 1))
+        for name, (means, sd) in synthetic.CM_GAUSSIANS.items():
+            if hidden is None or name not in hidden:
+                log_lik += (
+                    -0.5 * ((patients[name].to_numpy()[:, None] - np.asarray(means)[None, :]) / sd) ** 2
+                )
+        for name, (levels, probabilities) in synthetic.CM_CATEGORICALS.items():
+            if hidden is None or name not in hidden:
+                level = patients[name].map({v: i for i, v in enumerate(levels)}).to_numpy()
+                log_lik += np.log(np.asarray(probabilities)[:, level].T)
+        aucs = {}
+        for a, b in (("GEN", "MYO"), ("GEN", "SARC"), ("MYO", "SARC")):
+            rows = patients["diagnosis"].isin([a, b]).to_numpy()
+            score = log_lik[rows, classes.index(a)] - log_lik[rows, classes.index(b)]
+            y = (patients["diagnosis"][rows] == a).to_numpy()
+            aucs[f"{a.lower()}-vs-{b.lower()}"] = round(float(roc_auc_score(y, score)), 3)
+        result[label] = aucs
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=196)
@@ -124,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         "synthetic": True,
         "crt": [crt_cohort_figures(args.n, seed, work) for seed in seeds],
     }
+    report["cardiomyopathy_ceilings"] = cardiomyopathy_ceilings(seed=seeds[0])
     if args.ecg_features:
         report["crt_ecg_measurements"] = ecg_feature_figures(args.ecg_features, seeds[0])
     text = json.dumps(report, indent=2)
