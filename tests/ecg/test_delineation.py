@@ -342,7 +342,7 @@ def test_ludb_edge_model_tracks_the_marks_more_closely(ludb_dir) -> None:
     """On the 20 records of test_ludb_detection_and_bounds, the edge model's errors scatter less.
 
     About half of these records (1-71) were in the model's fitting set; the held-out check (records
-    76-150) is in docs/_bench_delineation.md. Measured 2026-11-24: onset SD 9.0 vs 13.2 ms, offset 9.3 vs
+    76-150) is in docs/BENCHMARKS.md. Measured 2026-11-24: onset SD 9.0 vs 13.2 ms, offset 9.3 vs
     11.5, duration 14.1 vs 18.6.
     """
     import sys

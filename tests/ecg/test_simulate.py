@@ -28,7 +28,7 @@ from cardiopredict.errors import InputError
 # band-pass, then onset/offset where the spatial velocity falls to 1 % / 1.5 % of its peak, fitted to LUDB's
 # earliest/latest of 12 hand marks, which lie outside the physical edges) reads it wider: onset ~10 ms
 # early, offset ~11 ms late, median +22 ms over the phenotypes (13-31 ms; 2026-11-24,
-# docs/_bench_simulate.md). Neither side is changed
+# docs/BENCHMARKS.md). Neither side is changed
 # (the thresholds are LUDB's fitted quantity), so the recovery test requires every phenotype to be within
 # +-10 ms of that common offset (the duration is tracked, whatever the QRS shape), and the offset itself to
 # stay in [0, MAX_DELINEATOR_OFFSET_MS].

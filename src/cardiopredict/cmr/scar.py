@@ -36,7 +36,7 @@ Methods
     has a bright core and a dimmer border; a single FWHM threshold either cuts the border (too high) or
     lets thin partial-volume rims and noise in (too low). ``fwhm_baseline="remote"`` measures both
     fractions above the remote mean instead of above zero. The three numbers were chosen on the
-    odd-numbered MyoPS cases only and checked on the even-numbered ones (docs/_bench_cmr.md).
+    odd-numbered MyoPS cases only and checked on the even-numbered ones (docs/BENCHMARKS.md).
 ``"labels"``
     A provided canonical label map: 3 (infarct) and 4 (no-reflow/MVO) are scar.
 

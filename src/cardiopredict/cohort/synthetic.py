@@ -384,7 +384,7 @@ def write_xlsx_fast(record: ECGRecord, path: Path, *, sheet_name: str) -> Path:
     Layout: ``sampling_rate_hz | fs``, ``units | mV``, the lead-name row, then one row per sample with
     values rounded to 0.001 mV (1 µV). The sheet XML is formatted in one call, not cell by cell: 0.04 s
     per 10-s 500-Hz ECG against 0.41 s for :func:`cardiopredict.ecg.io.write_ecg` (xlsxwriter, one Python
-    call per cell; docs/_bench_simulate.md). Deterministic: no
+    call per cell; docs/BENCHMARKS.md). Deterministic: no
     timestamps (zip entries dated 2020-01-01), so the same record gives the same bytes.
 
     Parameters

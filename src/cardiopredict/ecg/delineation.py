@@ -20,14 +20,14 @@ Method (one pass, no per-record tuning):
    60 ms) to where ``sv`` falls to ``baseline + 1 % (onset) / 1.5 % (offset)`` of the peak: the first and
    last moment any lead moves, i.e. the *global* onset and offset as measurement programs report them.
    These two fractions are the only values calibrated on data: chosen on LUDB records 1–75 against the
-   cardiologists' earliest/latest marks, and checked on records 76–150 (docs/_bench_delineation.md).
+   cardiologists' earliest/latest marks, and checked on records 76–150 (docs/BENCHMARKS.md).
    Option ``edge_model=True`` replaces these two edges by a calibrated *edge model* (see
    :data:`ONSET_MODEL`): a linear combination of sturdier candidates — the spatial velocity's 0.5 % and 4 %
    crossings for the onset; its 0.5 % crossing and the median / third-latest per-lead offset (last sample
    above 10 % / 20 % of each of the 12 leads' own peak slope) for the offset — plus a constant, fitted on
    LUDB records 1–75 and checked on 76–150. It tracks the cardiologists' earliest/latest marks more
    closely (error SD onset 8–10 ms instead of 12–13 ms) but, like those marks, places the edges ~10 ms
-   further out on clean signals, so it is not the default (docs/_bench_delineation.md).
+   further out on clean signals, so it is not the default (docs/BENCHMARKS.md).
 5. Pacing: stimuli (biphasic steps far steeper than any QRS slope, see :func:`pacing_spikes`) are bridged
    before filtering; a QRS that follows a stimulus within 50 ms, or whose run holds a stimulus before its
    steepest point more than 80 ms after the run's start (a P wave merged with a QRS paced at a short AV
@@ -408,7 +408,7 @@ def _edge_features(
 # Edge model (``edge_model=True``): global onset/offset in ms after the beat's spatial-velocity peak as
 # (constant, weights...) applied to the candidates of :func:`_edge_features`. Fitted by Huber regression on
 # the non-paced beats of LUDB records 1-75 against the earliest/latest of the cardiologists' 12 per-lead
-# marks, then run unchanged on records 76-150 (docs/_bench_delineation.md, 2026-11-24).
+# marks, then run unchanged on records 76-150 (docs/BENCHMARKS.md, 2026-11-24).
 ONSET_MODEL: tuple[float, ...] = (-18.6, 0.15, 0.74)
 OFFSET_MODEL: tuple[float, ...] = (18.7, 0.17, 0.61, 0.17)
 

@@ -40,7 +40,7 @@ Criteria and their sources (the automatic reading is a screen, not a diagnosis):
   2 = a pause (RR > 1.6 × the 25th percentile of the dominant RR) between two dominant beats holding a P
   wave that no QRS follows — a pause after an ectopic beat is its compensatory pause, not a block;
   1 = consistent PR > 200 ms; 0 otherwise (also without P waves). A 10-s ECG and a threshold screen: see
-  docs/_bench_delineation.md for how it does on LUDB and docs/_bench_simulate.md on simulated blocks.
+  docs/BENCHMARKS.md for how it does on LUDB and docs/BENCHMARKS.md on simulated blocks.
 """
 
 from __future__ import annotations

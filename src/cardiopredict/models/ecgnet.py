@@ -14,12 +14,12 @@ What the paper leaves open, and what we chose
   and implement it as one convolution over all leads at once: ``Conv2d`` with ``(1, k)`` kernels on
   ``(batch, 1, 12, T)`` (never 12 separate convolutions). The equivalent ``Conv1d`` with the leads
   folded into the batch, ``(batch * 12, 1, T)``, computes the same function and was 2-7 % slower on
-  CPU (``benchmarks/train_speed.py``, ``docs/_bench_train.md``).
+  CPU (``benchmarks/train_speed.py``, ``docs/BENCHMARKS.md``).
 * **Kernel size**: 7 samples (7 ms at 1000 Hz), ``padding="same"``.
 * **Max-pooling size: 4** in each block (speed-motivated). The paper gives no size; 2 is the common
   default. Pooling by 4 shrinks the feature maps of blocks 2 and 3, where nearly all the arithmetic is,
   so a training step costs 2.8x less than with 2 (35 vs 99 ms for batch 32 on 2 cores,
-  ``docs/_bench_train.md``), which is what lets the paper's protocol (5 folds x 3 input modes, <= 100
+  ``docs/BENCHMARKS.md``), which is what lets the paper's protocol (5 folds x 3 input modes, <= 100
   epochs) fit in minutes on 2 CPU cores. On the synthetic CRT cohort (n = 195, 5 folds, demo profile)
   it did not cost AUC: pre-CRT 0.71 (pool 4) vs 0.70 (pool 3) vs 0.70 (pool 2); combined, mean of 3
   seeds, 0.79 (pool 4) vs 0.77 (pool 2) — within seed-to-seed noise (~±0.03); the paper protocol gave
@@ -78,7 +78,7 @@ class LeadEncoder(nn.Module):
     The leads are rows of a one-channel image ``(batch, 1, n_leads, n_samples)`` and every kernel is
     ``(1, kernel_size)``, so each lead is filtered on its own with the same weights (batch-norm
     statistics are shared too). This is the same function as a ``Conv1d`` over
-    ``(batch * n_leads, 1, n_samples)``, and was 2-7 % faster on CPU (``docs/_bench_train.md``).
+    ``(batch * n_leads, 1, n_samples)``, and was 2-7 % faster on CPU (``docs/BENCHMARKS.md``).
     """
 
     def __init__(

@@ -20,7 +20,7 @@ Engine
 The :class:`~cardiopredict.training.module.ClassifierModule` (a LightningModule) is driven by a lean
 loop: data held as tensors on the device, mini-batches by index (no DataLoader, no worker processes),
 no logging or checkpoint callbacks. Measured against a plain PyTorch loop doing the same work
-(``benchmarks/train_speed.py``, ``docs/_bench_train.md``) this loop costs ~3 ms per epoch (AUCs,
+(``benchmarks/train_speed.py``, ``docs/BENCHMARKS.md``) this loop costs ~3 ms per epoch (AUCs,
 bookkeeping) and ``lightning.Trainer.fit`` with logging, checkpoints and progress bar off ~5.5 ms:
 +0.0 % and +4.3 % of the run time on ECGNet. The loop is kept for control rather than speed: early
 stopping with best-weight restore on any split, per-epoch loss + AUC curves and seeded batch order in

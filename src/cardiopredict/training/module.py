@@ -9,7 +9,7 @@ logits, softmax cross-entropy, probabilities by softmax.
 
 :mod:`cardiopredict.training.crossval` drives :meth:`ClassifierModule.step` and
 :meth:`configure_optimizers` from a lean loop; ``lightning.Trainer.fit`` works on this module too
-(``benchmarks/train_speed.py`` times both against plain PyTorch, ``docs/_bench_train.md``).
+(``benchmarks/train_speed.py`` times both against plain PyTorch, ``docs/BENCHMARKS.md``).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class ClassifierModule(lightning.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # The fused kernel (one pass over all parameters) made a training step ~13 % faster on CPU
-        # (docs/_bench_train.md); it is the same Adam update.
+        # (docs/BENCHMARKS.md); it is the same Adam update.
         try:
             return torch.optim.Adam(self.parameters(), lr=self.learning_rate, fused=True)
         except (RuntimeError, TypeError):  # a device or dtype without the fused kernel
