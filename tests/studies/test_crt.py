@@ -64,7 +64,10 @@ def test_unreadable_ecg_is_excluded_with_its_reason(crt_cohort, tmp_path):
     shutil.copytree(crt_cohort.parent, cohort)
     manifest = pd.read_csv(cohort / "manifest.csv", dtype={"patient_id": str})
     victim = manifest.loc[0, "patient_id"]
-    (cohort / manifest.loc[0, "ecg_post"]).write_text("this is not an ECG\n1,2\n")
+    # Clinics name files after patients: the reason must not repeat the file name.
+    manifest.loc[0, "ecg_post"] = "ecg/DOE_JANE_1957.csv"
+    manifest.to_csv(cohort / "manifest.csv", index=False)
+    (cohort / "ecg" / "DOE_JANE_1957.csv").write_text("this is not an ECG\n1,2\n")
     metrics = run_crt_study(
         cohort / "manifest.csv",
         tmp_path / "run",
@@ -75,6 +78,7 @@ def test_unreadable_ecg_is_excluded_with_its_reason(crt_cohort, tmp_path):
     table = pd.read_csv(tmp_path / "run" / "cohort.csv", dtype={"patient_id": str}, keep_default_na=False)
     row = table.set_index("patient_id").loc[victim]
     assert not row["included"] and row["reason"].startswith("ecg_post:")
+    assert "DOE_JANE" not in (tmp_path / "run" / "cohort.csv").read_text()
     assert metrics["n_excluded"] == 1
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv", dtype={"patient_id": str})
     assert victim not in set(predictions["patient_id"])
