@@ -13,6 +13,12 @@ from cardiopredict.cli._common import clean_errors
 
 app = typer.Typer(help="12-lead ECG files: info, delineate, measure, plot.", no_args_is_help=True)
 
+# Reading hints shared by every command (passed to read_ecg), and the JSON switch.
+FsOption = Annotated[float | None, typer.Option(help="Sampling rate in Hz, if the file does not state it.")]
+UnitsOption = Annotated[str | None, typer.Option(help="mV, uV or V, if the file does not state it.")]
+SheetOption = Annotated[str | None, typer.Option(help="Workbook sheet name, if it holds several.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
 
 @app.command("info")
 @clean_errors
@@ -20,14 +26,10 @@ def info(
     file: Annotated[
         Path, typer.Argument(help="ECG file (WFDB .hea, xlsx, csv, DICOM, MUSE/Philips XML, ...).")
     ],
-    fs: Annotated[
-        float | None, typer.Option(help="Sampling rate in Hz, if the file does not state it.")
-    ] = None,
-    units: Annotated[str | None, typer.Option(help="mV, uV or V, if the file does not state it.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Workbook sheet name, if it holds several.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
+    fs: FsOption = None,
+    units: UnitsOption = None,
+    sheet: SheetOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Print the format, sampling rate, duration, leads and per-lead amplitude range of FILE."""
     from cardiopredict.ecg.io import read_ecg
@@ -83,14 +85,10 @@ def _read_and_delineate(file: Path, fs: float | None, units: str | None, sheet: 
 @clean_errors
 def delineate_command(
     file: Annotated[Path, typer.Argument(help="ECG file (any format read_ecg reads).")],
-    fs: Annotated[
-        float | None, typer.Option(help="Sampling rate in Hz, if the file does not state it.")
-    ] = None,
-    units: Annotated[str | None, typer.Option(help="mV, uV or V, if the file does not state it.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Workbook sheet name, if it holds several.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
+    fs: FsOption = None,
+    units: UnitsOption = None,
+    sheet: SheetOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Find every QRS complex of FILE: global onset, R peak, offset and duration per beat."""
     _record, d = _read_and_delineate(file, fs, units, sheet)
@@ -119,14 +117,10 @@ def measure_command(
     sex: Annotated[
         str | None, typer.Option(help="M or F, for sex-specific criteria (Strauss, Cornell).")
     ] = None,
-    fs: Annotated[
-        float | None, typer.Option(help="Sampling rate in Hz, if the file does not state it.")
-    ] = None,
-    units: Annotated[str | None, typer.Option(help="mV, uV or V, if the file does not state it.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Workbook sheet name, if it holds several.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
+    fs: FsOption = None,
+    units: UnitsOption = None,
+    sheet: SheetOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Clinical measurements of FILE: QRS, PR, rate, AV block, LBBB/RBBB, voltage, VCG QRS area."""
     from cardiopredict.ecg.measurements import measure
@@ -147,11 +141,9 @@ def measure_command(
 def plot_command(
     file: Annotated[Path, typer.Argument(help="ECG file (any format read_ecg reads).")],
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
-    fs: Annotated[
-        float | None, typer.Option(help="Sampling rate in Hz, if the file does not state it.")
-    ] = None,
-    units: Annotated[str | None, typer.Option(help="mV, uV or V, if the file does not state it.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Workbook sheet name, if it holds several.")] = None,
+    fs: FsOption = None,
+    units: UnitsOption = None,
+    sheet: SheetOption = None,
 ) -> None:
     """Draw the 12 leads of FILE with the QRS complexes shaded (green valid, red flagged)."""
     from cardiopredict.plots.ecg_grid import plot_ecg_grid
