@@ -64,24 +64,20 @@ def ecg_feature_figures(n: int, seed: int) -> dict:
     """Logistic regression on ECG measurements of ``n`` simulated CRT patients (drawn as the cohort is)."""
     from sklearn.metrics import roc_auc_score
 
-    from cardiopredict.cohort import synthetic
-    from cardiopredict.ecg import simulate
+    from cardiopredict.cohort.synthetic import draw_crt_cohort, simulate_crt_ecgs
     from cardiopredict.ecg.delineation import delineate
     from cardiopredict.ecg.measurements import measure
+    from cardiopredict.errors import CardioPredictError
 
-    root = np.random.default_rng([seed, 1])
-    patients = synthetic.draw_crt_patients(n, rng=root)
-    streams = root.spawn(n)
+    patients, streams = draw_crt_cohort(n, seed=seed)
     rows, failures = [], 0
     for k in range(n):
-        row, rng = patients.iloc[k], streams[k]
-        pre_params = synthetic._crt_pre_params(row, rng)
-        post_params = synthetic._crt_post_params(row, pre_params, rng)
-        pre, post = simulate.simulate_ecg(pre_params, rng=rng), simulate.simulate_ecg(post_params, rng=rng)
+        row = patients.iloc[k]
+        _, pre, post = simulate_crt_ecgs(row, streams[k], patient_id=f"crt{k + 1:04d}")
         try:
             a = measure(pre, delineate(pre), sex=row["sex"])
             b = measure(post, delineate(post), sex=row["sex"])
-        except Exception:  # counted and reported: a failure here is a finding, not noise
+        except CardioPredictError:  # counted and reported: a failure here is a finding, not noise
             failures += 1
             rows.append([np.nan] * 9)
             continue

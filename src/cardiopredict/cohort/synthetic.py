@@ -63,11 +63,13 @@ __all__ = [
     "CM_PRIORS",
     "FORMATS",
     "draw_cardiomyopathy_patients",
+    "draw_crt_cohort",
     "draw_crt_patients",
     "machine_qrs_ms",
     "oracle_auc",
     "simulate_cardiomyopathy_cohort",
     "simulate_crt_cohort",
+    "simulate_crt_ecgs",
     "write_xlsx_fast",
 ]
 
@@ -517,6 +519,32 @@ def _progress(items: range, label: str, enabled: bool) -> Any:
     return track(items, description=label, transient=True)
 
 
+def draw_crt_cohort(n: int, *, seed: int) -> tuple[pd.DataFrame, list[np.random.Generator]]:
+    """The patients of the CRT cohort of this ``n`` and ``seed``, and one random stream per patient.
+
+    :func:`simulate_crt_cohort` writes exactly these patients; benchmarks use it to study the same
+    patients without writing files.
+    """
+    root = np.random.default_rng([int(seed), 1])
+    patients = draw_crt_patients(n, rng=root)
+    return patients, root.spawn(n)
+
+
+def simulate_crt_ecgs(
+    row: Any, rng: np.random.Generator, *, patient_id: str
+) -> tuple[sim.ECGParams, ECGRecord, ECGRecord]:
+    """Pre-implant parameters, pre-implant ECG and post-implant (paced) ECG of one CRT patient."""
+    pre_params = _crt_pre_params(row, rng)
+    post_params = _crt_post_params(row, pre_params, rng)
+    pre = sim.simulate_ecg(
+        pre_params, rng=rng, fs=FS_HZ, duration_s=DURATION_S, record_id=f"{patient_id}_pre"
+    )
+    post = sim.simulate_ecg(
+        post_params, rng=rng, fs=FS_HZ, duration_s=DURATION_S, record_id=f"{patient_id}_post"
+    )
+    return pre_params, pre, post
+
+
 def simulate_crt_cohort(
     out_dir: str | os.PathLike[str],
     *,
@@ -550,14 +578,12 @@ def simulate_crt_cohort(
         sex, age``; ``oracle.csv`` beside it: ``patient_id, p_response``.
     """
     out_dir = _check_request(Path(out_dir), n=n, format=format, overwrite=overwrite)
-    root = np.random.default_rng([int(seed), 1])
-    patients = draw_crt_patients(n, rng=root)
+    patients, streams = draw_crt_cohort(n, seed=seed)
     if patients["response"].nunique() < 2:
         raise InsufficientDataError(
             f"CRT cohort with n={n}, seed={seed} drew only one response class; "
             "use a larger n or another seed."
         )
-    streams = root.spawn(n)
     ids = [f"crt{k + 1:04d}" for k in range(n)]
 
     def build(folder: Path) -> None:
@@ -565,14 +591,7 @@ def simulate_crt_cohort(
         for k in _progress(range(n), "simulating CRT cohort", progress):
             row = patients.iloc[k]
             rng = streams[k]
-            pre_params = _crt_pre_params(row, rng)
-            post_params = _crt_post_params(row, pre_params, rng)
-            pre = sim.simulate_ecg(
-                pre_params, rng=rng, fs=FS_HZ, duration_s=DURATION_S, record_id=f"{ids[k]}_pre"
-            )
-            post = sim.simulate_ecg(
-                post_params, rng=rng, fs=FS_HZ, duration_s=DURATION_S, record_id=f"{ids[k]}_post"
-            )
+            pre_params, pre, post = simulate_crt_ecgs(row, rng, patient_id=ids[k])
             lbbb_reported = (row.conduction == "LBBB") != (rng.random() < 0.04)
             rows.append(
                 {
