@@ -53,6 +53,7 @@ A learned segmenter (the paper used a pretrained Swin-UNet) plugs in through :cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -379,9 +380,23 @@ def remote_region(image: np.ndarray, myo_mask: np.ndarray) -> np.ndarray:
     return remote
 
 
-def _nsd(
-    images: np.ndarray, myo: np.ndarray, *, n_sd: float, gray_zone: GrayZoneRule
+SliceRule = Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, float]]
+
+
+def _segment_slices(
+    images: np.ndarray,
+    myo: np.ndarray,
+    segment_one: SliceRule,
+    *,
+    gray_zone: GrayZoneRule,
+    fwhm_gray_without_scar: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run a per-slice threshold rule over a stack.
+
+    For every slice with myocardium: the remote region and its mean/SD, then ``segment_one(image, mask,
+    remote_mean, remote_sd) -> (scar, threshold)``, then the gray zone outside the scar (the FWHM band
+    only where the slice has scar, unless ``fwhm_gray_without_scar``).
+    """
     scar = np.zeros(images.shape, dtype=bool)
     gray = np.zeros(images.shape, dtype=bool)
     remote = np.zeros(images.shape, dtype=bool)
@@ -391,40 +406,35 @@ def _nsd(
             continue
         remote[k] = remote_region(image, mask)
         mean, sd = _mean_sd(image[remote[k]])
-        thresholds[k] = mean + n_sd * sd
-        scar[k] = mask & (image > thresholds[k])
+        scar[k], thresholds[k] = segment_one(image, mask, mean, sd)
         if gray_zone == "sd":
-            low, high = (mean + f * sd for f in GRAY_ZONE_SD)
-            gray[k] = mask & (image > low) & (image <= high) & ~scar[k]
-        else:
+            gray[k] = _gray_sd(image, mask, mean, sd) & ~scar[k]
+        elif fwhm_gray_without_scar or scar[k].any():
             gray[k] = _gray_fwhm(image, mask) & ~scar[k]
     return scar, gray, remote, thresholds
+
+
+def _nsd(
+    images: np.ndarray, myo: np.ndarray, *, n_sd: float, gray_zone: GrayZoneRule
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def one(image: np.ndarray, mask: np.ndarray, mean: float, sd: float) -> tuple[np.ndarray, float]:
+        threshold = mean + n_sd * sd
+        return mask & (image > threshold), threshold
+
+    return _segment_slices(images, myo, one, gray_zone=gray_zone, fwhm_gray_without_scar=True)
 
 
 def _fwhm(
     images: np.ndarray, myo: np.ndarray, *, gray_zone: GrayZoneRule, min_px: int, baseline_remote: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    scar = np.zeros(images.shape, dtype=bool)
-    gray = np.zeros(images.shape, dtype=bool)
-    remote = np.zeros(images.shape, dtype=bool)
-    thresholds = np.full(len(images), np.nan)
-    for k, (image, mask) in enumerate(zip(images, myo, strict=True)):
-        if not mask.any():
-            continue
-        remote[k] = remote_region(image, mask)
-        mean, sd = _mean_sd(image[remote[k]])
+    def one(image: np.ndarray, mask: np.ndarray, mean: float, sd: float) -> tuple[np.ndarray, float]:
         peak = float(np.percentile(image[mask], FWHM_PERCENTILE))
         baseline = mean if baseline_remote else 0.0
-        thresholds[k] = baseline + 0.5 * (peak - baseline)
-        candidate = mask & (image >= thresholds[k])
+        threshold = baseline + 0.5 * (peak - baseline)
         seeds = _remove_small(mask & (image > mean + FWHM_SEED_SD * sd), max(min_px, 2))
-        scar[k] = _components_touching(candidate, seeds)
-        if gray_zone == "fwhm":
-            gray[k] = _gray_fwhm(image, mask) & ~scar[k] if scar[k].any() else False
-        else:
-            low, high = (mean + f * sd for f in GRAY_ZONE_SD)
-            gray[k] = mask & (image > low) & (image <= high) & ~scar[k]
-    return scar, gray, remote, thresholds
+        return _components_touching(mask & (image >= threshold), seeds), threshold
+
+    return _segment_slices(images, myo, one, gray_zone=gray_zone)
 
 
 def _hysteresis(
@@ -437,31 +447,19 @@ def _hysteresis(
     radius_px: int,
     baseline_remote: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    scar = np.zeros(images.shape, dtype=bool)
-    gray = np.zeros(images.shape, dtype=bool)
-    remote = np.zeros(images.shape, dtype=bool)
-    thresholds = np.full(len(images), np.nan)
     footprint = _disk(radius_px) if radius_px >= 1 else None
-    for k, (image, mask) in enumerate(zip(images, myo, strict=True)):
-        if not mask.any():
-            continue
-        remote[k] = remote_region(image, mask)
-        mean, sd = _mean_sd(image[remote[k]])
+
+    def one(image: np.ndarray, mask: np.ndarray, mean: float, sd: float) -> tuple[np.ndarray, float]:
         peak = float(np.percentile(image[mask], FWHM_PERCENTILE))
         baseline = mean if baseline_remote else 0.0
         high, low = (baseline + f * (peak - baseline) for f in fractions)
-        thresholds[k] = low
         seeds = _remove_small(mask & (image >= high) & (image > mean + FWHM_SEED_SD * sd), max(seed_px, 2))
         found = _components_touching(mask & (image >= low), seeds)
         if footprint is not None and found.any():
             found = ndimage.binary_opening(found, structure=footprint)
-        scar[k] = found
-        if gray_zone == "fwhm":
-            gray[k] = _gray_fwhm(image, mask) & ~found if found.any() else False
-        else:
-            gray_low, gray_high = (mean + f * sd for f in GRAY_ZONE_SD)
-            gray[k] = mask & (image > gray_low) & (image <= gray_high) & ~found
-    return scar, gray, remote, thresholds
+        return found, low
+
+    return _segment_slices(images, myo, one, gray_zone=gray_zone)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -472,10 +470,8 @@ def _disk(radius: int) -> np.ndarray:
 def _gray_from_rule(image: np.ndarray, mask: np.ndarray, rule: GrayZoneRule) -> np.ndarray:
     if rule == "fwhm":
         return _gray_fwhm(image, mask)
-    remote = remote_region(image, mask)
-    mean, sd = _mean_sd(image[remote])
-    low, high = (mean + f * sd for f in GRAY_ZONE_SD)
-    return mask & (image > low) & (image <= high)
+    mean, sd = _mean_sd(image[remote_region(image, mask)])
+    return _gray_sd(image, mask, mean, sd)
 
 
 def _gray_zone_from_scar(
@@ -486,6 +482,11 @@ def _gray_zone_from_scar(
         if mask.any() and scar[k].any():
             gray[k] = _gray_from_rule(image, mask, rule) & ~scar[k]
     return gray
+
+
+def _gray_sd(image: np.ndarray, mask: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    low, high = (mean + f * sd for f in GRAY_ZONE_SD)
+    return mask & (image > low) & (image <= high)
 
 
 def _gray_fwhm(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
