@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, options in {
         "nsd5": {"scar": "nsd", "n_sd": 5.0},
         "fwhm": {"scar": "fwhm"},
+        "hysteresis": {"scar": "hysteresis"},
         "labels": {"scar": "labels"},
     }.items():
         best = np.inf
