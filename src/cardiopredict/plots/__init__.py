@@ -1,23 +1,36 @@
-"""Figures of a run: ECG grids, top/bottom-scored waveforms, training curves, ROC, calibration, saliency.
+"""Figures of a run: ECG grids, top/bottom-scored waveforms, training curves, ROC, calibration, saliency,
+LGE panels.
 
-Every function writes one PNG (or one per lead) atomically and returns the path(s); matplotlib and torch
-are imported only when a figure is drawn.
+Every function writes one PNG (or one per lead) atomically and returns the path(s). Names are imported
+lazily, so importing one kind of figure does not pull in the signal-processing and imaging stacks of the
+others.
 """
 
-from cardiopredict.plots.cmr import plot_lge_panel, plot_oriented_montage
-from cardiopredict.plots.curves import plot_reliability, plot_roc, plot_training_curves
-from cardiopredict.plots.ecg_grid import plot_ecg_grid
-from cardiopredict.plots.saliency import integrated_gradients, plot_saliency
-from cardiopredict.plots.waveforms import plot_extreme_waveforms
+from __future__ import annotations
 
-__all__ = [
-    "integrated_gradients",
-    "plot_ecg_grid",
-    "plot_extreme_waveforms",
-    "plot_lge_panel",
-    "plot_oriented_montage",
-    "plot_reliability",
-    "plot_roc",
-    "plot_saliency",
-    "plot_training_curves",
-]
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "integrated_gradients": "cardiopredict.plots.saliency",
+    "plot_saliency": "cardiopredict.plots.saliency",
+    "plot_ecg_grid": "cardiopredict.plots.ecg_grid",
+    "plot_extreme_waveforms": "cardiopredict.plots.waveforms",
+    "plot_lge_panel": "cardiopredict.plots.cmr",
+    "plot_oriented_montage": "cardiopredict.plots.cmr",
+    "plot_reliability": "cardiopredict.plots.curves",
+    "plot_roc": "cardiopredict.plots.curves",
+    "plot_training_curves": "cardiopredict.plots.curves",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cardiopredict.plots' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
