@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
             task: {name: block["auc_pooled"] for name, block in by_input.items()}
             | {
                 "clinical_logistic": metrics["baselines"][task]["auc_pooled"],
+                "oracle_ecg": metrics.get("oracle_ecg_auc", {}).get(task),
                 "oracle": metrics["oracle_auc"].get(task),
             }
             for task, by_input in metrics["table3"].items()

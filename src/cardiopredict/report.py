@@ -266,6 +266,7 @@ def _cardiomyopathy(metrics: Mapping[str, Any]) -> dict[str, Any]:
     baselines = metrics.get("baselines") or {}
     delong = metrics.get("delong") or {}
     oracle = metrics.get("oracle_auc") or {}
+    oracle_ecg = metrics.get("oracle_ecg_auc") or {}
     inputs: list[str] = []
     for per_input in table3.values():
         inputs += [name for name in per_input if name not in inputs]
@@ -293,6 +294,7 @@ def _cardiomyopathy(metrics: Mapping[str, Any]) -> dict[str, Any]:
                 if baseline
                 else None,
                 "oracle": _number(oracle.get(task)) if isinstance(oracle, Mapping) else "—",
+                "oracle_ecg": _number(oracle_ecg.get(task)) if isinstance(oracle_ecg, Mapping) else "—",
             }
         )
         blocks = {name: ("model", block) for name, block in per_input.items()}

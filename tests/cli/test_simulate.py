@@ -18,6 +18,7 @@ def test_simulate_crt_prints_manifest_and_oracle_auc(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"manifest: {out / 'manifest.csv'}" in result.output
     assert '"response":' in result.output
+    assert "ECG oracle" not in result.output  # the CRT oracle has no ECG-only part
     assert len(pd.read_csv(out / "manifest.csv")) == 12
     again = runner.invoke(
         app, ["simulate", "crt", "--n", "12", "--out", str(out), "--format", "csv", "--quiet"]
@@ -32,5 +33,6 @@ def test_simulate_cardiomyopathy_and_bad_n(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert '"gen-vs-sarc":' in result.output and '"3class":' in result.output
+    assert "ECG oracle AUC (what the ECG shows):" in result.output
     bad = runner.invoke(app, ["simulate", "crt", "--n", "3", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "at least 10" in bad.output

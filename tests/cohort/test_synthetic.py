@@ -92,9 +92,12 @@ def test_cardiomyopathy_manifest_and_oracle(tmp_path):
     assert list(table.columns) == ["patient_id", "diagnosis", "ecg", "qrs_duration_ms", "lvef", "sex", "age"]
     assert set(table["diagnosis"]) == set(CM_CLASSES)
     oracle = pd.read_csv(manifest.parent / "oracle.csv")
-    assert list(oracle.columns) == ["patient_id", "p_GEN", "p_MYO", "p_SARC"]
+    ecg_columns = ["p_ecg_GEN", "p_ecg_MYO", "p_ecg_SARC"]
+    assert list(oracle.columns) == ["patient_id", "p_GEN", "p_MYO", "p_SARC", *ecg_columns]
     np.testing.assert_allclose(oracle[["p_GEN", "p_MYO", "p_SARC"]].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(oracle[ecg_columns].sum(axis=1), 1.0, atol=1e-5)
     assert set(oracle_auc(manifest)) == {"gen-vs-myo", "gen-vs-sarc", "myo-vs-sarc", "3class"}
+    assert set(oracle_auc(manifest, source="ecg")) == set(oracle_auc(manifest))
 
 
 def test_bad_requests_are_refused(tmp_path, crt):

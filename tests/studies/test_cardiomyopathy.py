@@ -36,3 +36,9 @@ def test_pairwise_and_multiclass_run(cm_cohort, tmp_path):
     )
     assert (out / "report.html").is_file()
     assert "gen-vs-myo" in metrics["oracle_auc"]
+    # the ECG oracle (what the simulated ECG shows) is reported beside the all-trait oracle
+    assert set(metrics["oracle_ecg_auc"]) == set(metrics["oracle_auc"])
+    assert {"oracle", "oracle_ecg"} <= set(metrics["multiclass"])
+    report = (out / "report.html").read_text()
+    assert "ECG oracle AUC" in report
+    assert f"{metrics['oracle_ecg_auc']['gen-vs-myo']:.3f}" in report

@@ -45,6 +45,8 @@ def run(
     for task, by_input in metrics["table3"].items():
         parts = [f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items()]
         parts.append(f"clinical {metrics['baselines'][task]['auc_pooled']:.3f}")
+        if task in metrics.get("oracle_ecg_auc", {}):
+            parts.append(f"ECG oracle {metrics['oracle_ecg_auc'][task]:.3f}")
         if task in metrics.get("oracle_auc", {}):
             parts.append(f"oracle {metrics['oracle_auc'][task]:.3f}")
         typer.echo(f"{task:>12}: pooled AUC " + ", ".join(parts))

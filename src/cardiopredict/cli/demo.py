@@ -61,8 +61,10 @@ def demo(
     )
     for task, by_input in cm["table3"].items():
         aucs = ", ".join(f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items())
-        oracle = cm["oracle_auc"].get(task)
-        typer.echo(f"    {task:>18}: {aucs}" + (f", oracle {oracle:.3f}" if oracle is not None else ""))
+        for key, label in (("oracle_ecg_auc", "ECG oracle"), ("oracle_auc", "oracle")):
+            if cm.get(key, {}).get(task) is not None:
+                aucs += f", {label} {cm[key][task]:.3f}"
+        typer.echo(f"    {task:>18}: {aucs}")
 
     report = write_report(out, embed_figures=False)  # the study reports embed theirs; this one links
     typer.echo(f"done in {time.perf_counter() - started:.0f} s — report: {report.resolve()}")

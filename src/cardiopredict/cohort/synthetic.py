@@ -30,6 +30,9 @@ Cardiomyopathy (GEN genetic, MYO myocarditis, SARC cardiac sarcoidosis; priors 0
     inversion territory, QRS width, LVEF, age and sex (tables :data:`CM_GAUSSIANS`, :data:`CM_CATEGORICALS`).
     SARC and GEN share AV disease and ectopy (hard to separate); MYO is faster, with few conduction
     problems and lateral/inferior T inversion (easier to tell from GEN).
+    Two oracles: ``p_GEN, p_MYO, p_SARC`` from every trait, and the ECG oracle ``p_ecg_*``
+    (:func:`cardiomyopathy_ecg_posterior`) from what the rendered ECG shows — LVEF, age and sex left
+    out, the latent ectopy seen only through the PVCs of the strip. The ECG oracle bounds an ECG model.
 
 Files: one ECG file per recording under ``ecg/`` (``xlsx`` by default, the paper's export; ``csv`` or
 ``wfdb``), ``manifest.csv`` (paths relative to it) and ``oracle.csv`` (true probabilities: for scoring,
@@ -273,15 +276,191 @@ def draw_cardiomyopathy_patients(n: int, *, rng: np.random.Generator) -> pd.Data
     return pd.DataFrame(table)
 
 
+#: Traits an ECG cannot show; :func:`cardiomyopathy_ecg_posterior` leaves them out.
+CM_NON_ECG_TRAITS = ("lvef", "age", "sex")
+
+
+def cardiomyopathy_ecg_posterior(
+    patients: pd.DataFrame, pvc_patterns: list[tuple[int, np.ndarray]]
+) -> np.ndarray:
+    """Exact class posterior given what the simulated ECG shows: the ECG oracle.
+
+    The ECG depends on the class only through the rendered parameters — heart rate (clipped to
+    :data:`CM_HEART_RATE_RANGE`), AV conduction (the PR interval up to 1st-degree block; above the
+    thresholds only "2nd-degree" or "3rd-degree"), the PVC pattern of the strip (the latent ectopy is
+    integrated out), conduction pattern, QRS voltage, QRS width (censored where the phenotype floors
+    it), fragmentation and T-wave territory — never through LVEF, age or sex. This posterior is
+    therefore the best any ECG model can do (up to the beat-to-beat noise, which only lowers what a
+    model can read), whereas the ``p_*`` oracle also uses the traits the ECG does not show.
+
+    Parameters
+    ----------
+    patients : DataFrame
+        From :func:`draw_cardiomyopathy_patients`.
+    pvc_patterns : list of (int, ndarray), one per patient
+        :func:`pvc_pattern` of the patient's rendered ECG.
+
+    Returns
+    -------
+    ndarray of shape (n, 3)
+        Posterior over :data:`CM_CLASSES`.
+    """
+    from scipy.stats import norm
+
+    n = len(patients)
+    log_lik = np.tile(np.log(CM_PRIORS), (n, 1))
+
+    def gaussian(name: str) -> tuple[np.ndarray, float]:
+        means, sd = CM_GAUSSIANS[name]
+        return np.asarray(means)[None, :], sd
+
+    def observed(values: np.ndarray, name: str) -> np.ndarray:
+        mu, sd = gaussian(name)
+        return -0.5 * ((values[:, None] - mu) / sd) ** 2
+
+    def below(bound: np.ndarray, name: str) -> np.ndarray:  # log P(trait <= bound | class)
+        mu, sd = gaussian(name)
+        return norm.logcdf((np.asarray(bound, dtype=float)[:, None] - mu) / sd)
+
+    def above(bound: float, name: str) -> np.ndarray:
+        mu, sd = gaussian(name)
+        return norm.logsf((bound - mu) / sd) * np.ones((n, 1))
+
+    def pick(mask: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return np.where(mask[:, None], value, 0.0)
+
+    rate = patients["heart_rate_bpm"].to_numpy(float)
+    low, high = CM_HEART_RATE_RANGE
+    log_lik += pick((rate > low) & (rate < high), observed(rate, "heart_rate_bpm"))
+    log_lik += pick(rate <= low, below(np.full(n, low), "heart_rate_bpm"))
+    log_lik += pick(rate >= high, above(high, "heart_rate_bpm"))
+
+    av = patients["av_disease"].to_numpy(float)
+    block2, block3 = CM_AV_BLOCK_AT
+    pr_floor = (CM_PR_MS[2] - CM_PR_MS[0]) / CM_PR_MS[1]  # av_disease below this renders PR = 120 ms
+    mu, sd = gaussian("av_disease")
+    in_block2 = np.log(np.clip(norm.cdf((block3 - mu) / sd) - norm.cdf((block2 - mu) / sd), 1e-300, None))
+    log_lik += pick((av > pr_floor) & (av <= block2), observed(av, "av_disease"))
+    log_lik += pick(av <= pr_floor, below(np.full(n, pr_floor), "av_disease"))
+    log_lik += pick((av > block2) & (av <= block3), np.broadcast_to(in_block2, (n, len(CM_CLASSES))))
+    log_lik += pick(av > block3, above(block3, "av_disease"))
+
+    log_lik += observed(patients["log_voltage"].to_numpy(float), "log_voltage")
+
+    extra = patients["qrs_extra_ms"].to_numpy(float)
+    floor = patients["conduction"].map(CM_QRS_EXTRA_FLOOR_MS).to_numpy(float)
+    log_lik += pick(extra > floor, observed(extra, "qrs_extra_ms"))
+    log_lik += pick(extra <= floor, below(floor, "qrs_extra_ms"))
+
+    for name, (levels, probabilities) in CM_CATEGORICALS.items():
+        if name in CM_NON_ECG_TRAITS:
+            continue
+        level = patients[name].map({v: i for i, v in enumerate(levels)}).to_numpy()
+        log_lik += np.log(np.asarray(probabilities)[:, level].T)
+
+    log_lik += _ectopy_log_likelihood(pvc_patterns, av > block3)
+    posterior = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
+    return posterior / posterior.sum(axis=1, keepdims=True)
+
+
+def _ectopy_log_likelihood(
+    pvc_patterns: list[tuple[int, np.ndarray]], no_pvc_process: np.ndarray
+) -> np.ndarray:
+    """log P(PVC pattern seen in the strip | class), the latent ectopy integrated on a grid.
+
+    The simulator draws b_k ~ Bernoulli(p) for every scheduled QRS and makes beat k a PVC when
+    ``b_k and not b_{k-1}`` (no couplets; beat 0 never, beat 1 whenever b_1). A two-state forward pass
+    over b gives the exact probability of the pattern seen (beats outside the strip are summed over;
+    a beat counts as seen by where it was rendered). A 3rd-degree block runs no PVC process: its
+    pattern carries no information.
+    """
+    means, sd = CM_GAUSSIANS["ectopy"]
+    grid = np.linspace(min(means) - 7 * sd, max(means) + 7 * sd, 561)
+    weights = np.exp(-0.5 * ((grid[None, :] - np.asarray(means)[:, None]) / sd) ** 2)
+    weights /= weights.sum(axis=1, keepdims=True)  # (class, grid)
+    p = pvc_probability(grid)
+    out = np.zeros((len(pvc_patterns), len(means)))
+    for i, (first_index, pattern) in enumerate(pvc_patterns):
+        if no_pvc_process[i] or len(pattern) == 0:
+            continue
+        log_pattern = pvc_pattern_log_likelihood(first_index, pattern, p)
+        peak = log_pattern.max()
+        out[i] = peak + np.log(np.clip(weights @ np.exp(log_pattern - peak), 1e-300, None))
+    return out
+
+
+def pvc_pattern_log_likelihood(first_index: int, pattern: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """log P(pattern | per-beat PVC draw probability ``p``), for an array of ``p``.
+
+    ``pattern`` as from :func:`pvc_pattern` (1 PVC seen, 0 normal seen, -1 not seen), its first entry
+    being schedule beat ``first_index``. State of the forward pass: the previous beat's draw b.
+    """
+    p = np.asarray(p, dtype=float)
+    alpha0, alpha1 = 1.0 - p, p.copy()
+    log_scale = np.zeros_like(p)
+    for k, seen in enumerate(np.asarray(pattern), start=int(first_index)):
+        normal_ok = 1.0 if seen in (-1, 0) else 0.0
+        pvc_ok = 1.0 if seen in (-1, 1) else 0.0
+        total = alpha0 + alpha1
+        if k == 0:  # never a PVC
+            alpha0, alpha1 = (1.0 - p) * total * normal_ok, p * total * normal_ok
+        elif k == 1:  # a PVC whenever drawn
+            alpha0, alpha1 = (1.0 - p) * total * normal_ok, p * total * pvc_ok
+        else:
+            alpha0, alpha1 = (1.0 - p) * total * normal_ok, p * (alpha0 * pvc_ok + alpha1 * normal_ok)
+        scale = np.maximum(alpha0 + alpha1, 1e-300)
+        alpha0, alpha1 = alpha0 / scale, alpha1 / scale
+        log_scale += np.log(scale)
+    return log_scale + np.log(np.maximum(alpha0 + alpha1, 1e-300))
+
+
+def pvc_pattern(events: dict[str, Any], n_samples: int) -> tuple[int, np.ndarray]:
+    """The :func:`cardiomyopathy_ecg_posterior` PVC pattern of one rendered ECG's ``meta["events"]``.
+
+    Returns the schedule index of the first listed QRS and, per listed QRS, 1 (a PVC in the strip),
+    0 (a normal beat in the strip) or -1 (outside the strip, not seen).
+    """
+    onsets = np.asarray(events["qrs"], dtype=np.int64)
+    kinds = np.asarray(events["kind"], dtype=np.int64)
+    seen = np.where((onsets >= 0) & (onsets < n_samples), (kinds == 1).astype(np.int64), -1)
+    return int(np.asarray(events["first_index"]).ravel()[0]), seen
+
+
+#: How the latent traits become the ECG (used by :func:`_cm_params` and :func:`cardiomyopathy_ecg_posterior`).
+CM_HEART_RATE_RANGE = (45.0, 140.0)  # bpm; the rendered (atrial) rate is the trait clipped to this
+CM_PR_MS = (160.0, 28.0, 120.0)  # PR = 160 + 28 * av_disease ms, at least 120 ms
+CM_AV_BLOCK_AT = (2.0, 2.5)  # av_disease above these: 2nd-degree, 3rd-degree block (PR no longer shows it)
+CM_ECTOPY = (2.8, 0.03, 0.3)  # PVC probability per beat: sigmoid(ectopy - 2.8), 0 below 0.03, at most 0.3
+CM_QRS_EXTRA_FLOOR_MS = {"normal": -10.0, "lafb": -10.0, "rbbb": 0.0, "lbbb": 0.0}
+
+
+def _av_state(av: float) -> tuple[int, float]:
+    """AV-block degree and PR (ms) that an ``av_disease`` value renders (PR is NaN above 1st degree)."""
+    base, slope, pr_min = CM_PR_MS
+    if av > CM_AV_BLOCK_AT[1]:
+        return 3, float("nan")
+    if av > CM_AV_BLOCK_AT[0]:
+        return 2, float("nan")
+    pr = max(base + slope * av, pr_min)
+    return (1 if pr > 200 else 0), pr
+
+
+def pvc_probability(ectopy: np.ndarray | float) -> np.ndarray:
+    """Per-beat PVC probability the simulator uses for a latent ``ectopy`` value."""
+    offset, floor, ceiling = CM_ECTOPY
+    p = _sigmoid(np.asarray(ectopy, dtype=float) - offset)
+    return np.where(p > floor, np.minimum(p, ceiling), 0.0)
+
+
 def _cm_params(row: Any, rng: np.random.Generator) -> sim.ECGParams:
     amplitude = float(np.exp(row.log_voltage))
-    extra_ms = float(max(row.qrs_extra_ms, -10.0))
     conduction = str(row.conduction)
+    extra_ms = float(max(row.qrs_extra_ms, CM_QRS_EXTRA_FLOOR_MS[conduction]))
     if conduction == "rbbb":
-        qrs = sim.rbbb_qrs(qrs_ms=132 + max(extra_ms, 0.0), amplitude=amplitude)
+        qrs = sim.rbbb_qrs(qrs_ms=132 + extra_ms, amplitude=amplitude)
     elif conduction == "lbbb":
         qrs = sim.lbbb_qrs(
-            qrs_ms=140 + max(extra_ms, 0.0),
+            qrs_ms=140 + extra_ms,
             notch_fraction=float(rng.uniform(0.55, 0.66)),
             amplitude=1.4 * amplitude,
         )
@@ -302,19 +481,17 @@ def _cm_params(row: Any, rng: np.random.Generator) -> sim.ECGParams:
         t = sim.t_waves(end, -sim.net_vector(qrs if conduction == "lbbb" else qrs[-1:]), 0.4 * amplitude)
     else:
         t = sim.t_waves(end, np.array([0.9, 0.6, -0.3]), 0.4 * amplitude)
-    av = float(row.av_disease)
-    av_block = 3 if av > 2.5 else 2 if av > 2.0 else 1 if 160 + 28 * av > 200 else 0
-    ectopy = float(_sigmoid(np.asarray(row.ectopy - 2.8)))
+    av_block, pr_ms = _av_state(float(row.av_disease))
     return sim.ECGParams(
         qrs=qrs,
         t=t,
         p=sim.p_waves(amplitude_mv=float(rng.uniform(0.1, 0.16))),
-        heart_rate_bpm=float(np.clip(row.heart_rate_bpm, 45, 140)),
-        pr_ms=float(np.clip(160 + 28 * av, 120, 340)) if av_block < 2 else float(rng.uniform(160, 200)),
+        heart_rate_bpm=float(np.clip(row.heart_rate_bpm, *CM_HEART_RATE_RANGE)),
+        pr_ms=pr_ms if av_block < 2 else float(rng.uniform(160, 200)),
         av_block=av_block,
         av_ratio=int(rng.choice([2, 3, 4])),
         escape_rate_bpm=float(rng.uniform(35, 50)),
-        pvc_probability=float(np.clip(ectopy, 0.0, 0.3)) if ectopy > 0.03 else 0.0,
+        pvc_probability=float(pvc_probability(row.ectopy)),
         pvc_qrs=sim.pvc_qrs(origin=str(rng.choice(["rvot", "lv"])), qrs_ms=float(rng.uniform(140, 180))),
         pvc_t=(),
         phenotype=f"cm_{row.diagnosis.lower()}",
@@ -634,7 +811,9 @@ def simulate_cardiomyopathy_cohort(
     -------
     Path
         ``out_dir/manifest.csv``: ``patient_id, diagnosis, ecg, qrs_duration_ms, lvef, sex, age``;
-        ``oracle.csv``: ``patient_id, p_GEN, p_MYO, p_SARC``.
+        ``oracle.csv``: ``patient_id, p_GEN, p_MYO, p_SARC`` (the true posterior, from every trait) and
+        ``p_ecg_GEN, p_ecg_MYO, p_ecg_SARC`` (:func:`cardiomyopathy_ecg_posterior`: from what the ECG
+        shows; the bound for an ECG-only model).
     """
     out_dir = _check_request(Path(out_dir), n=n, format=format, overwrite=overwrite)
     root = np.random.default_rng([int(seed), 2])
@@ -649,12 +828,13 @@ def simulate_cardiomyopathy_cohort(
     ids = [f"cm{k + 1:04d}" for k in range(n)]
 
     def build(folder: Path) -> None:
-        rows = []
+        rows, patterns = [], []
         for k in _progress(range(n), "simulating cardiomyopathy cohort", progress):
             row = patients.iloc[k]
             rng = streams[k]
             params = _cm_params(row, rng)
             record = sim.simulate_ecg(params, rng=rng, fs=FS_HZ, duration_s=DURATION_S, record_id=ids[k])
+            patterns.append(pvc_pattern(record.meta["events"], record.n_samples))
             rows.append(
                 {
                     "patient_id": ids[k],
@@ -668,6 +848,9 @@ def simulate_cardiomyopathy_cohort(
             )
         pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
         oracle = patients[[f"p_{name}" for name in CM_CLASSES]].round(6)
+        ecg_posterior = cardiomyopathy_ecg_posterior(patients, patterns)
+        for k, name in enumerate(CM_CLASSES):
+            oracle[f"p_ecg_{name}"] = ecg_posterior[:, k].round(6)
         oracle.insert(0, "patient_id", ids)
         oracle.to_csv(folder / "oracle.csv", index=False)
 
@@ -675,13 +858,16 @@ def simulate_cardiomyopathy_cohort(
 
 
 # --- oracle ------------------------------------------------------------------------------------------
-def oracle_auc(manifest_path: str | os.PathLike[str]) -> dict[str, float]:
+def oracle_auc(manifest_path: str | os.PathLike[str], *, source: str = "all") -> dict[str, float]:
     """AUC of the true probabilities (``oracle.csv`` beside the manifest) for each task of the cohort.
 
     Parameters
     ----------
     manifest_path : path
         A synthetic cohort's ``manifest.csv``.
+    source : {"all", "ecg"}
+        Cardiomyopathy cohorts: ``"all"`` scores the posterior from every trait (``p_*``), ``"ecg"``
+        the posterior from what the ECG shows (``p_ecg_*``, :func:`cardiomyopathy_ecg_posterior`).
 
     Returns
     -------
@@ -710,18 +896,27 @@ def oracle_auc(manifest_path: str | os.PathLike[str]) -> dict[str, float]:
     def auc(y: np.ndarray, score: np.ndarray) -> float:
         return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 
-    if "response" in manifest and "p_response" in oracle:
+    if source not in ("all", "ecg"):
+        raise InputError(f"source={source!r}: choose 'all' or 'ecg'.")
+    if "response" in manifest and "p_response" in oracle and source == "all":
         return {"response": auc(manifest["response"].to_numpy(int), oracle["p_response"].to_numpy(float))}
-    if "diagnosis" in manifest and {f"p_{c}" for c in CM_CLASSES} <= set(oracle.columns):
+    prefix = "p_ecg_" if source == "ecg" else "p_"
+    if "diagnosis" in manifest and {f"{prefix}{c}" for c in CM_CLASSES} <= set(oracle.columns):
         result: dict[str, float] = {}
         diagnosis = manifest["diagnosis"].to_numpy(str)
         for a, b in (("GEN", "MYO"), ("GEN", "SARC"), ("MYO", "SARC")):
             pick = np.isin(diagnosis, (a, b))
-            pa, pb = oracle[f"p_{a}"].to_numpy(float)[pick], oracle[f"p_{b}"].to_numpy(float)[pick]
+            pa = oracle[f"{prefix}{a}"].to_numpy(float)[pick]
+            pb = oracle[f"{prefix}{b}"].to_numpy(float)[pick]
             result[f"{a.lower()}-vs-{b.lower()}"] = auc((diagnosis[pick] == a).astype(int), pa / (pa + pb))
-        ovr = [auc((diagnosis == c).astype(int), oracle[f"p_{c}"].to_numpy(float)) for c in CM_CLASSES]
+        ovr = [auc((diagnosis == c).astype(int), oracle[f"{prefix}{c}"].to_numpy(float)) for c in CM_CLASSES]
         result["3class"] = float(np.nanmean(ovr))
         return result
+    if source == "ecg":
+        raise InputError(
+            f"{oracle_path}: no ECG oracle (p_ecg_GEN, p_ecg_MYO, p_ecg_SARC); only cardiomyopathy cohorts "
+            "written by this version of cardiopredict simulate carry one."
+        )
     raise InputError(
         f"{manifest_path}: neither a CRT cohort (response + p_response) nor a cardiomyopathy cohort "
         "(diagnosis + p_GEN/p_MYO/p_SARC)."

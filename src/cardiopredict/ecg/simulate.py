@@ -575,7 +575,9 @@ def _schedule(params: ECGParams, duration_ms: float, rng: np.random.Generator) -
             kinds[pvc] = 1
     keep = (qrs_times > -1000) & (qrs_times < duration_ms + 500)
     spikes = qrs_times[keep & (kinds == 0)] if params.paced else np.zeros(0)
-    return {"p": p_times, "qrs": qrs_times[keep], "kind": kinds[keep], "spikes": spikes}
+    # kept beats are consecutive; the index of the first says where the PVC rule's chain starts
+    first = np.array([int(np.argmax(keep)) if keep.any() else 0], dtype=np.int64)
+    return {"p": p_times, "qrs": qrs_times[keep], "kind": kinds[keep], "spikes": spikes, "first_index": first}
 
 
 def render_ecg(
@@ -602,7 +604,8 @@ def render_ecg(
         Canonical lead order.
     events : dict
         ``"qrs"`` onset samples, ``"kind"`` (0 normal/paced, 1 PVC), ``"p"`` P-onset samples,
-        ``"spikes"`` stimulus samples.
+        ``"spikes"`` stimulus samples, ``"first_index"`` (one value: the schedule index of the first
+        QRS listed; the QRS complexes that lie well before the strip are not listed).
     """
     n = round(duration_s * fs)
     duration_ms = n * 1000.0 / fs
@@ -657,6 +660,7 @@ def render_ecg(
         "kind": events["kind"],
         "p": np.round(events["p"] * to_sample).astype(np.int64),
         "spikes": np.round(events["spikes"] * to_sample).astype(np.int64),
+        "first_index": events["first_index"],
     }
     return signal, samples
 

@@ -117,7 +117,8 @@ def run_cardiomyopathy_study(
     -------
     dict
         The content of ``metrics.json``: ``table3[task][input]`` summary blocks, ``baselines[task]``,
-        ``delong[task]``, ``oracle_auc[task]``, ``multiclass[input]``.
+        ``delong[task]``, ``oracle_auc[task]`` (every trait), ``oracle_ecg_auc[task]`` (what the ECG
+        shows: the bound for these ECG models), ``multiclass[input]``.
     """
     from cardiopredict.cohort.manifest import read_manifest
 
@@ -332,12 +333,17 @@ def cardiomyopathy_metrics(
 ) -> dict[str, Any]:
     """Table-3 metrics from the prediction tables alone (auditable without retraining).
 
-    ``oracle`` is indexed by patient_id with columns p_GEN, p_MYO, p_SARC; the oracle score of a
+    ``oracle`` is indexed by patient_id with columns p_GEN, p_MYO, p_SARC (and optionally the ECG
+    oracle p_ecg_GEN, p_ecg_MYO, p_ecg_SARC, reported as ``oracle_ecg_auc``); the oracle score of a
     pairwise task is p_first / (p_first + p_second).
     """
     from cardiopredict.evaluation.metrics import auc_score, delong_test, multiclass_summary, summarize
 
     result: dict[str, Any] = {"table3": {}, "baselines": {}, "delong": {}, "oracle_auc": {}, "multiclass": {}}
+    oracle_sources = [("oracle_auc", "p_")]
+    if oracle is not None and {f"p_ecg_{c}" for c in CLASSES} <= set(oracle.columns):
+        oracle_sources.append(("oracle_ecg_auc", "p_ecg_"))
+        result["oracle_ecg_auc"] = {}
     for task, frame in predictions.groupby("task", sort=False) if not predictions.empty else []:
         frame = frame.reset_index(drop=True)
         y = frame["y_true"].to_numpy()
@@ -354,16 +360,20 @@ def cardiomyopathy_metrics(
         if oracle is not None:
             first, second = task_classes(str(task))
             p = oracle.reindex(frame["patient_id"])
-            score = p[f"p_{first}"] / (p[f"p_{first}"] + p[f"p_{second}"])
-            result["oracle_auc"][task] = auc_score(y, score.to_numpy())
+            for key, prefix in oracle_sources:
+                score = p[f"{prefix}{first}"] / (p[f"{prefix}{first}"] + p[f"{prefix}{second}"])
+                result[key][task] = auc_score(y, score.to_numpy())
     if predictions_3class is not None:
         y = predictions_3class["y_true"].to_numpy()
         for name in [*inputs, BASELINE]:
             proba = predictions_3class[[f"score_{name}_{c}" for c in CLASSES]].to_numpy()
             result["multiclass"][name] = multiclass_summary(y, proba, list(CLASSES))
         if oracle is not None:
-            p = oracle.reindex(predictions_3class["patient_id"])[[f"p_{c}" for c in CLASSES]].to_numpy()
-            result["multiclass"]["oracle"] = multiclass_summary(y, p, list(CLASSES))
+            rows = oracle.reindex(predictions_3class["patient_id"])
+            for key, prefix in oracle_sources:
+                p = rows[[f"{prefix}{c}" for c in CLASSES]].to_numpy()
+                name = "oracle" if key == "oracle_auc" else "oracle_ecg"
+                result["multiclass"][name] = multiclass_summary(y, p, list(CLASSES))
     return result
 
 
@@ -377,6 +387,7 @@ def _as_float(value: Any) -> float:
 
 
 def _oracle(manifest_path: Path, pids: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The cohort's oracle columns (``p_*``, and ``p_ecg_*`` when present) for ``pids``, or None."""
     path = manifest_path.parent / "oracle.csv"
     if not path.is_file():
         return None
@@ -384,6 +395,7 @@ def _oracle(manifest_path: Path, pids: np.ndarray) -> dict[str, np.ndarray] | No
     columns = [f"p_{c}" for c in CLASSES]
     if not set(columns) <= set(table.columns):
         return None
+    columns += [f"p_ecg_{c}" for c in CLASSES if f"p_ecg_{c}" in table.columns]
     return {column: table[column].to_numpy(dtype=float) for column in columns}
 
 
