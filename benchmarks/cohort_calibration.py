@@ -144,18 +144,12 @@ def cardiomyopathy_ceilings(*, n: int = 50_000, seed: int = 0) -> dict:
         },
     }  # fmt: skip
     classes = synthetic.CM_CLASSES
+    every = [*synthetic.CM_GAUSSIANS, *synthetic.CM_CATEGORICALS]
     result = {}
     for label, hidden in subsets.items():
-        log_lik = np.tile(np.log(synthetic.CM_PRIORS), (n, 1))
-        for name, (means, sd) in synthetic.CM_GAUSSIANS.items():
-            if hidden is None or name not in hidden:
-                log_lik += (
-                    -0.5 * ((patients[name].to_numpy()[:, None] - np.asarray(means)[None, :]) / sd) ** 2
-                )
-        for name, (levels, probabilities) in synthetic.CM_CATEGORICALS.items():
-            if hidden is None or name not in hidden:
-                level = patients[name].map({v: i for i, v in enumerate(levels)}).to_numpy()
-                log_lik += np.log(np.asarray(probabilities)[:, level].T)
+        log_lik = synthetic.cardiomyopathy_trait_log_likelihood(
+            patients, [name for name in every if not hidden or name not in hidden]
+        )
         aucs = {}
         for a, b in (("GEN", "MYO"), ("GEN", "SARC"), ("MYO", "SARC")):
             rows = patients["diagnosis"].isin([a, b]).to_numpy()

@@ -81,9 +81,9 @@ def test_ecg_posterior_is_calibrated_and_below_the_full_oracle():
     patterns = []
     for ectopy in patients["ectopy"]:
         draws = rng.random(13) < pvc_probability(ectopy)
-        pvc = draws & ~np.concatenate(([True], draws[:-1]))
+        pvc = draws & ~np.concatenate(([False, False], draws[1:-1]))  # the simulator's rule
         pvc[0] = False
-        patterns.append((0, np.where(np.arange(13) < 2, -1, pvc.astype(int))))
+        patterns.append((0, np.where(np.arange(13) < 2, -1, pvc.astype(int))))  # beats 0, 1 before the strip
     posterior = cardiomyopathy_ecg_posterior(patients, patterns)
     y = patients["diagnosis"].map({c: k for k, c in enumerate(CM_CLASSES)}).to_numpy()
     full = patients[[f"p_{c}" for c in CM_CLASSES]].to_numpy()

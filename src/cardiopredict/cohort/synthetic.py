@@ -46,7 +46,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -256,28 +256,46 @@ def draw_cardiomyopathy_patients(n: int, *, rng: np.random.Generator) -> pd.Data
     """Class, latent traits and exact class posterior (``p_GEN``, ``p_MYO``, ``p_SARC``) of ``n`` patients."""
     cls = rng.choice(len(CM_CLASSES), size=n, p=CM_PRIORS)
     table: dict[str, Any] = {"diagnosis": np.array(CM_CLASSES)[cls]}
-    log_lik = np.tile(np.log(CM_PRIORS), (n, 1))
     for name, (means, sd) in CM_GAUSSIANS.items():
-        mu = np.asarray(means)
-        value = rng.normal(mu[cls], sd)
-        table[name] = value
-        log_lik += -0.5 * ((value[:, None] - mu[None, :]) / sd) ** 2
+        table[name] = rng.normal(np.asarray(means)[cls], sd)
     for name, (levels, probabilities) in CM_CATEGORICALS.items():
-        prob = np.asarray(probabilities)  # (class, level)
-        cumulative = prob.cumsum(axis=1)[cls]
+        cumulative = np.asarray(probabilities).cumsum(axis=1)[cls]  # (patient, level)
         level = (rng.random(n)[:, None] > cumulative).sum(axis=1)
-        level = np.minimum(level, len(levels) - 1)
-        table[name] = np.array(levels)[level]
-        log_lik += np.log(prob[:, level].T)
-    posterior = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
-    posterior /= posterior.sum(axis=1, keepdims=True)
+        table[name] = np.array(levels)[np.minimum(level, len(levels) - 1)]
+    patients = pd.DataFrame(table)
+    posterior = _softmax(cardiomyopathy_trait_log_likelihood(patients, [*CM_GAUSSIANS, *CM_CATEGORICALS]))
     for k, name in enumerate(CM_CLASSES):
-        table[f"p_{name}"] = posterior[:, k]
-    return pd.DataFrame(table)
+        patients[f"p_{name}"] = posterior[:, k]
+    return patients
 
 
-#: Traits an ECG cannot show; :func:`cardiomyopathy_ecg_posterior` leaves them out.
-CM_NON_ECG_TRAITS = ("lvef", "age", "sex")
+def cardiomyopathy_trait_log_likelihood(patients: pd.DataFrame, traits: Iterable[str]) -> np.ndarray:
+    """log prior + log P(trait values | class) over ``traits`` (exact values), shape (n, 3).
+
+    The traits are independent given the class, so any subset gives the exact Bayes posterior of what
+    that subset shows (:func:`_softmax` of the result); additive constants shared by the classes are
+    dropped.
+    """
+    log_lik = np.tile(np.log(CM_PRIORS), (len(patients), 1))
+    traits = set(traits)
+    for name, (means, sd) in CM_GAUSSIANS.items():
+        if name in traits:
+            values = patients[name].to_numpy(float)
+            log_lik += -0.5 * ((values[:, None] - np.asarray(means)[None, :]) / sd) ** 2
+    for name, (levels, probabilities) in CM_CATEGORICALS.items():
+        if name in traits:
+            level = patients[name].map({v: i for i, v in enumerate(levels)}).to_numpy()
+            log_lik += np.log(np.asarray(probabilities)[:, level].T)
+    return log_lik
+
+
+def _softmax(log_lik: np.ndarray) -> np.ndarray:
+    posterior = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
+    return posterior / posterior.sum(axis=1, keepdims=True)
+
+
+#: Traits the simulated ECG shows exactly (the others it shows censored, or not at all: LVEF, age, sex).
+CM_EXACT_ECG_TRAITS = ("log_voltage", "conduction", "fragmented", "t_inversion")
 
 
 def cardiomyopathy_ecg_posterior(
@@ -308,7 +326,7 @@ def cardiomyopathy_ecg_posterior(
     from scipy.stats import norm
 
     n = len(patients)
-    log_lik = np.tile(np.log(CM_PRIORS), (n, 1))
+    log_lik = cardiomyopathy_trait_log_likelihood(patients, CM_EXACT_ECG_TRAITS)
 
     def gaussian(name: str) -> tuple[np.ndarray, float]:
         means, sd = CM_GAUSSIANS[name]
@@ -345,22 +363,13 @@ def cardiomyopathy_ecg_posterior(
     log_lik += pick((av > block2) & (av <= block3), np.broadcast_to(in_block2, (n, len(CM_CLASSES))))
     log_lik += pick(av > block3, above(block3, "av_disease"))
 
-    log_lik += observed(patients["log_voltage"].to_numpy(float), "log_voltage")
-
     extra = patients["qrs_extra_ms"].to_numpy(float)
     floor = patients["conduction"].map(CM_QRS_EXTRA_FLOOR_MS).to_numpy(float)
     log_lik += pick(extra > floor, observed(extra, "qrs_extra_ms"))
     log_lik += pick(extra <= floor, below(floor, "qrs_extra_ms"))
 
-    for name, (levels, probabilities) in CM_CATEGORICALS.items():
-        if name in CM_NON_ECG_TRAITS:
-            continue
-        level = patients[name].map({v: i for i, v in enumerate(levels)}).to_numpy()
-        log_lik += np.log(np.asarray(probabilities)[:, level].T)
-
     log_lik += _ectopy_log_likelihood(pvc_patterns, av > block3)
-    posterior = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
-    return posterior / posterior.sum(axis=1, keepdims=True)
+    return _softmax(log_lik)
 
 
 def _ectopy_log_likelihood(
