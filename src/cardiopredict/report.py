@@ -1,11 +1,11 @@
 """Run directory → one self-contained ``report.html``.
 
-The report is built from the run's own files only: ``config.json`` (study, profile, training
-configuration, provenance), ``metrics.json`` (every number in the tables), ``predictions.csv`` (to fill
-in DeLong p-values that ``metrics.json`` does not carry, e.g. a baseline vs the guideline rule) and the
-PNGs under ``figures/`` (embedded as base64, so the file can be mailed or archived alone). Patient-level
-information never enters the tables; the only identifier that can appear is the cohort's ``patient_id``
-drawn in the waveform-figure legends.
+The report only renders: every number comes from ``metrics.json`` (written by
+:func:`cardiopredict.evaluation.run.evaluate_run` from ``predictions.csv``), the settings and provenance
+from ``config.json``, and the PNGs under ``figures/`` (embedded as base64, so the file can be mailed or
+archived alone). Rendering the same run twice gives the same bytes (the date shown is the run's).
+Patient-level information never enters the tables; the only identifier that can appear is the
+cohort's ``patient_id`` drawn in the waveform-figure legends.
 
 ``run_dir`` is either one study's run directory (its ``config.json`` has ``"study"``) or a parent folder
 whose sub-folders are study run directories (e.g. ``crt/``, ``cardiomyopathy/``, later ``va/``); the
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cardiopredict._io import atomic_write_text
 from cardiopredict.errors import InputError
 
 __all__ = ["write_report"]
@@ -116,39 +117,6 @@ def _delong_pairs(delong: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
             name, reference = key.split("_vs_", 1)
             pairs[(name, reference)] = value
     return pairs
-
-
-def _fill_delong(
-    pairs: dict[tuple[str, str], Any], names: Sequence[str], references: Sequence[str], study_dir: Path
-) -> set[tuple[str, str]]:
-    """Compute missing DeLong p-values from ``predictions.csv`` (flat, one row per patient)."""
-    path = study_dir / "predictions.csv"
-    if not path.is_file():
-        return set()
-    import pandas as pd
-
-    from cardiopredict.evaluation.metrics import delong_test
-
-    try:
-        predictions = pd.read_csv(path, dtype={"patient_id": str})
-    except (OSError, ValueError):
-        return set()
-    if "task" in predictions.columns or "y_true" not in predictions.columns:
-        return set()
-    filled = set()
-    for reference in references:
-        for name in names:
-            columns = (f"score_{name}", f"score_{reference}")
-            if name == reference or (name, reference) in pairs or not set(columns) <= set(predictions):
-                continue
-            try:
-                pairs[(name, reference)] = delong_test(
-                    predictions["y_true"], predictions[columns[0]], predictions[columns[1]]
-                )
-            except InputError:
-                continue
-            filled.add((name, reference))
-    return filled
 
 
 def _table1(
@@ -247,15 +215,13 @@ def _figures(study_dir: Path, root: Path, *, embed: bool) -> dict[str, Any]:
 
 
 # --- study sections --------------------------------------------------------------------------
-def _crt_like(metrics: Mapping[str, Any], study_dir: Path) -> dict[str, Any]:
+def _crt_like(metrics: Mapping[str, Any]) -> dict[str, Any]:
     blocks = {name: ("model", block) for name, block in (metrics.get("models") or {}).items()}
     blocks.update({name: ("baseline", block) for name, block in (metrics.get("baselines") or {}).items()})
     pairs = _delong_pairs(metrics.get("delong") or {})
     references = sorted({reference for _, reference in pairs}, key=lambda r: (r != "qrs150_lbbb", r))
-    filled = _fill_delong(pairs, list(blocks), references, study_dir)
     return {
         "table1": _table1(blocks, pairs, references) if blocks else None,
-        "delong_filled": bool(filled),
         "oracle_auc": _number(metrics.get("oracle_auc")) if metrics.get("oracle_auc") is not None else None,
         "baseline_inputs": {str(k): str(v) for k, v in (metrics.get("baseline_inputs") or {}).items()},
     }
@@ -354,8 +320,15 @@ def _section(study_dir: Path, root: Path, *, embed: bool) -> dict[str, Any]:
     if study == "cardiomyopathy" or "table3" in metrics:
         section["cardiomyopathy"] = _cardiomyopathy(metrics)
     else:
-        section["crt"] = _crt_like(metrics, study_dir)
+        section["crt"] = _crt_like(metrics)
     return section
+
+
+def _created(root: Path, sections: Sequence[Mapping[str, Any]]) -> str:
+    """When the (newest) run was made, from its provenance; now only if no run records it."""
+    stamps = [section["provenance"]["other"].get("created_utc", "—") for section in sections]
+    stamps = [stamp for stamp in stamps if stamp != "—"]
+    return max(stamps) if stamps else datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def write_report(run_dir: str | Path, *, embed_figures: bool = True) -> Path:
@@ -377,7 +350,6 @@ def write_report(run_dir: str | Path, *, embed_figures: bool = True) -> Path:
     import jinja2
 
     from cardiopredict import __version__
-    from cardiopredict.studies._common import atomic_write_text
 
     root = Path(run_dir)
     if not root.is_dir():
@@ -394,6 +366,6 @@ def write_report(run_dir: str | Path, *, embed_figures: bool = True) -> Path:
         sections=sections,
         synthetic=any(section["synthetic"] for section in sections),
         version=__version__,
-        created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        created_utc=_created(root, sections),
     )
     return atomic_write_text(root / REPORT_NAME, html)

@@ -140,6 +140,55 @@ def cv_logistic(X: Any, y: Any, folds: Any, *, seed: int = 0) -> np.ndarray:
     return scores
 
 
+def cv_multinomial_logistic(X: Any, y: Any, folds: Any, *, seed: int = 0) -> np.ndarray:
+    """Out-of-fold class probabilities of a multinomial logistic regression (k >= 2 classes).
+
+    As :func:`cv_logistic` (median imputation and standardisation fitted on the training folds only),
+    with ``y`` holding class indices ``0 .. k-1``.
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+        Row ``i`` holds the probabilities from the model that did not see row ``i``; a class absent
+        from a training split gets probability 0 there.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=float)
+    y, folds = np.asarray(y, dtype=int), np.asarray(folds)
+    proba = np.zeros((len(y), int(y.max()) + 1))
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        model = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(max_iter=2000, random_state=seed),
+        )
+        model.fit(X[train], y[train])
+        proba[np.ix_(test, model.classes_)] = model.predict_proba(X[test])
+    return proba
+
+
+def lvef_rule_scores(lvef_pct: Any, *, threshold_pct: float = 35.0) -> np.ndarray:
+    """The ICD guideline rule as a score: 1.0 where LVEF <= ``threshold_pct``, else 0.0.
+
+    Parameters
+    ----------
+    lvef_pct : array-like of shape (n,)
+        Left-ventricular ejection fraction, %. Must be finite (a missing LVEF is an exclusion upstream).
+    """
+    lvef = np.asarray(lvef_pct, dtype=float)
+    if not np.isfinite(lvef).all():
+        raise InputError(
+            f"lvef holds {int((~np.isfinite(lvef)).sum())} missing/non-finite value(s); the LVEF rule "
+            "needs every patient's LVEF (exclude the patients without one)."
+        )
+    return (lvef <= threshold_pct).astype(float)
+
+
 def cv_fpca_logistic(
     windows: Any,
     y: Any,

@@ -1,0 +1,150 @@
+"""One ECG file → model inputs and measurements (read → delineate → window → measure), with a disk cache.
+
+The cache key is the file's content and the window configuration, so a renamed or copied file is
+still a hit and an edited one never is. Entries are ``.npz`` files loaded with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardiopredict._io import atomic_write_bytes, sha256_file, to_jsonable
+from cardiopredict.config import ECGWindowConfig
+from cardiopredict.ecg import delineate, measure, qrs_window, rr_window
+from cardiopredict.ecg.io import read_ecg
+from cardiopredict.errors import SignalQualityError
+
+__all__ = ["ECG_FEATURES", "FEATURE_VERSION", "ECGFeatures", "FeatureCache", "extract_features"]
+
+# Bump when the feature extraction changes in a way the cache key cannot see.
+FEATURE_VERSION = 1
+ECG_FEATURES = ("qrs", "rr", "rr_features")
+"""The arrays of :class:`ECGFeatures` a model can take as input (``inputs_spec`` feature names)."""
+
+
+@dataclass(frozen=True)
+class ECGFeatures:
+    """Model inputs and measurements derived from one ECG file.
+
+    Parameters
+    ----------
+    qrs : ndarray of shape (12, qrs_samples), float32
+        Median-beat QRS window, mV.
+    rr : ndarray of shape (12, rr_samples), float32
+        RR-extended window, mV.
+    rr_features : ndarray of shape (4,), float32
+        Mean, SD, min, max RR interval in ms.
+    measurements : dict
+        :class:`cardiopredict.ecg.measurements.ECGMeasurements` as a dict.
+    """
+
+    qrs: np.ndarray
+    rr: np.ndarray
+    rr_features: np.ndarray
+    measurements: dict[str, Any] = field(default_factory=dict)
+
+
+def extract_features(path: Path, window: ECGWindowConfig, *, sex: str | None = None) -> ECGFeatures:
+    """Read, delineate, window and measure one ECG file.
+
+    Parameters
+    ----------
+    path : Path
+        Any format :func:`cardiopredict.read_ecg` reads.
+    window : ECGWindowConfig
+        Window lengths, QRS mode and normalisation.
+    sex : {"M", "F"}, optional
+        For the sex-specific measurement criteria (Strauss LBBB, Cornell).
+
+    Raises
+    ------
+    CardioPredictError
+        Any reader or delineation error, with the file named in the message.
+    """
+    record = read_ecg(path)
+    delineation = delineate(record)
+    qrs = qrs_window(
+        record, delineation, n_samples=window.qrs_samples, mode=window.qrs_mode, normalize=window.normalize
+    )
+    rr = rr_window(record, delineation, n_samples=window.rr_samples, normalize=window.normalize)
+    if not (np.isfinite(qrs).all() and np.isfinite(rr.window).all()):
+        bad = sorted(lead for lead, flags in record.meta.get("quality", {}).items() if flags) or ["unknown"]
+        raise SignalQualityError(
+            f"{path}: the QRS/RR window holds non-finite samples (lead quality flags: {', '.join(bad)}). "
+            "Re-export the ECG or repair the affected lead(s)."
+        )
+    measurements = measure(record, delineation, sex=sex).to_dict()
+    return ECGFeatures(
+        qrs=np.asarray(qrs, dtype=np.float32),
+        rr=np.asarray(rr.window, dtype=np.float32),
+        rr_features=np.asarray(rr.rr_features, dtype=np.float32),
+        measurements=to_jsonable(measurements),
+    )
+
+
+def _config_key(window: ECGWindowConfig, sex: str | None) -> str:
+    blob = json.dumps({"window": window.to_dict(), "sex": sex, "v": FEATURE_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class FeatureCache:
+    """Disk cache of :class:`ECGFeatures`, keyed by file content + window config + sex.
+
+    Parameters
+    ----------
+    cache_dir : Path or None
+        Folder of the entries; ``None`` computes every time (nothing is written).
+    window : ECGWindowConfig
+    """
+
+    def __init__(self, cache_dir: Path | None, window: ECGWindowConfig) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.window = window
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, path: Path, *, sex: str | None = None) -> ECGFeatures:
+        """Features of ``path``, from the cache when the file's content was seen before."""
+        if self.cache_dir is None:
+            self.misses += 1
+            return extract_features(path, self.window, sex=sex)
+        entry = self.cache_dir / f"{sha256_file(path)[:32]}-{_config_key(self.window, sex)}.npz"
+        cached = _load_entry(entry)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        features = extract_features(path, self.window, sex=sex)
+        self.misses += 1
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            qrs=features.qrs,
+            rr=features.rr,
+            rr_features=features.rr_features,
+            measurements=np.array(json.dumps(features.measurements)),
+        )
+        atomic_write_bytes(entry, buffer.getvalue())
+        return features
+
+
+def _load_entry(entry: Path) -> ECGFeatures | None:
+    if not entry.is_file():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as data:
+            return ECGFeatures(
+                qrs=data["qrs"],
+                rr=data["rr"],
+                rr_features=data["rr_features"],
+                measurements=json.loads(str(data["measurements"])),
+            )
+    except (OSError, ValueError, KeyError):
+        entry.unlink(missing_ok=True)  # a damaged cache entry is rebuilt, not trusted
+        return None
