@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cardiopredict demo --out runs/demo
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)

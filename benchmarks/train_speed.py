@@ -413,7 +413,7 @@ def crt_windows(cohort_dir: Path, *, n: int, seed: int) -> dict[str, np.ndarray]
 
     from cardiopredict.cohort.synthetic import simulate_crt_cohort
     from cardiopredict.config import ECGWindowConfig
-    from cardiopredict.studies._common import FeatureCache, cohort_features
+    from cardiopredict.features import FeatureCache, cohort_features
 
     manifest = cohort_dir / "manifest.csv"
     if not manifest.is_file():
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.skip_speed:
         results["runtime_s"] = time.perf_counter() - started
         if args.json:
-            from cardiopredict.studies._common import atomic_write_json
+            from cardiopredict._io import atomic_write_json
 
             atomic_write_json(args.json, results)
         return results
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["loadavg_after"] = os.getloadavg()
     results["runtime_s"] = time.perf_counter() - started
     if args.json:
-        from cardiopredict.studies._common import atomic_write_json
+        from cardiopredict._io import atomic_write_json
 
         atomic_write_json(args.json, results)
     print(json.dumps({k: results[k] for k in ("matmul", "framework", "framework_tiny_model")}, indent=1))

@@ -30,19 +30,37 @@ def _write_png(path):
 
 
 def _crt_dir(path, *, synthetic=True, early_stopping="inner", profile="quick"):
-    from cardiopredict.studies.crt import crt_metrics
+    from cardiopredict.evaluation.run import evaluate_predictions
 
     rng = np.random.default_rng(0)
     n = 60
     y = np.repeat([0, 1], n // 2)
     pids = [f"P{i:03d}" for i in range(n)]
-    predictions = pd.DataFrame({"patient_id": pids, "fold": np.arange(n) % 3, "y_true": y})
+    predictions = pd.DataFrame(
+        {"patient_id": pids, "task": "response", "fold": np.arange(n) % 3, "y_true": y}
+    )
     for name, strength in (("pre", 1.0), ("post", 0.5), ("combined", 1.5)):
         predictions[f"score_{name}"] = 1 / (1 + np.exp(-(rng.normal(size=n) + strength * (2 * y - 1))))
     predictions["score_qrs150_lbbb"] = (rng.uniform(size=n) < 0.3 + 0.3 * y).astype(float)
     predictions["score_clinical_logistic"] = 1 / (1 + np.exp(-(rng.normal(size=n) + 0.7 * (2 * y - 1))))
     predictions["score_fpca_logistic"] = rng.uniform(size=n)
-    metrics = crt_metrics(predictions, models=["pre", "post", "combined"], oracle=y * 0.6 + 0.2, n_boot=100)
+    predictions["score_oracle"] = y * 0.6 + 0.2
+    evaluation = {
+        "layout": "single",
+        "n_boot": 100,
+        "seed": 0,
+        "tasks": {
+            "response": {
+                "classes": ["0", "1"],
+                "models": ["pre", "post", "combined"],
+                "baselines": ["qrs150_lbbb", "clinical_logistic", "fpca_logistic"],
+                "rules": ["qrs150_lbbb"],
+                "references": ["qrs150_lbbb", "clinical_logistic"],
+                "oracles": {"oracle_auc": "oracle"},
+            }
+        },
+    }
+    metrics = evaluate_predictions(predictions, evaluation)
     metrics.update(
         {
             "profile": profile,
@@ -64,6 +82,7 @@ def _crt_dir(path, *, synthetic=True, early_stopping="inner", profile="quick"):
                 "profile": profile,
                 "inputs": ["pre", "post", "combined"],
                 "training": {"n_folds": 3, "seed": 0},
+                "evaluation": evaluation,
                 "provenance": _provenance(),
             }
         )
@@ -85,7 +104,7 @@ def _crt_dir(path, *, synthetic=True, early_stopping="inner", profile="quick"):
 
 
 def _cm_dir(path):
-    from cardiopredict.studies.cardiomyopathy import cardiomyopathy_metrics
+    from cardiopredict.evaluation.run import evaluate_predictions
 
     rng = np.random.default_rng(1)
     frames = []
@@ -117,9 +136,19 @@ def _cm_dir(path):
         proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         for k, cls in enumerate(("GEN", "MYO", "SARC")):
             three[f"score_{name}_{cls}"] = proba[:, k]
-    metrics = cardiomyopathy_metrics(
-        pd.concat(frames, ignore_index=True), three, inputs=["qrs", "rr"], n_boot=100
-    )
+    binary = {"classes": ["GEN", "X"], "models": ["qrs", "rr"], "baselines": ["clinical_logistic"]}
+    binary["references"] = ["clinical_logistic"]
+    evaluation = {
+        "layout": "per_task",
+        "n_boot": 100,
+        "seed": 0,
+        "tasks": {
+            "gen-vs-myo": binary,
+            "gen-vs-sarc": binary,
+            "3class": {**binary, "classes": ["GEN", "MYO", "SARC"]},
+        },
+    }
+    metrics = evaluate_predictions(pd.concat([*frames, three], ignore_index=True), evaluation)
     metrics.update(
         {
             "profile": "demo",
@@ -161,7 +190,9 @@ def test_crt_report_tables_banner_and_figures(tmp_path):
     assert "DeLong p vs qrs150_lbbb" in text and "DeLong p vs clinical_logistic" in text
     p = metrics["delong"]["combined_vs_qrs150_lbbb"]
     assert ("&lt; 0.001" if p < 0.001 else f"{p:.3f}") in text
-    assert "computed here from predictions.csv" in text  # clinical_logistic vs the rule
+    # a baseline vs the rule comes from metrics.json like every other number (the report computes nothing)
+    p = metrics["delong"]["clinical_logistic_vs_qrs150_lbbb"]
+    assert ("&lt; 0.001" if p < 0.001 else f"{p:.3f}") in text and "computed here" not in text
     assert f"<b>{metrics['oracle_auc']:.3f}</b>" in text
     assert "profile: quick" in text and "early stopping: inner" in text and "Optimistic estimate" not in text
     assert "excluded: <b>2</b>" in text and 'href="cohort.csv"' in text

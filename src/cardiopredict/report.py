@@ -25,7 +25,7 @@ from typing import Any
 from cardiopredict._io import atomic_write_text
 from cardiopredict.errors import InputError
 
-__all__ = ["write_report"]
+__all__ = ["study_dirs", "write_report"]
 
 REPORT_NAME = "report.html"
 _TITLES = {
@@ -64,7 +64,8 @@ def _is_study_dir(path: Path) -> bool:
         return False
 
 
-def _study_dirs(run_dir: Path) -> list[Path]:
+def study_dirs(run_dir: Path) -> list[Path]:
+    """The study run directories of ``run_dir``: itself, or its sub-folders in the paper's order."""
     if _is_study_dir(run_dir):
         return [run_dir]
     order = list(_TITLES)  # the paper's order: CRT, VA, cardiomyopathy; unknown studies after them
@@ -354,7 +355,7 @@ def write_report(run_dir: str | Path, *, embed_figures: bool = True) -> Path:
     root = Path(run_dir)
     if not root.is_dir():
         raise InputError(f"{root}: not a directory; pass the run directory written by a study.")
-    sections = [_section(study_dir, root, embed=embed_figures) for study_dir in _study_dirs(root)]
+    sections = [_section(study_dir, root, embed=embed_figures) for study_dir in study_dirs(root)]
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cardiopredict", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),

@@ -7,7 +7,8 @@ import pytest
 
 from cardiopredict.config import StudyProfile
 from cardiopredict.errors import ConfigError, InsufficientDataError
-from cardiopredict.studies.crt import crt_metrics, run_crt_study
+from cardiopredict.evaluation.run import evaluate_run
+from cardiopredict.studies.crt import run_crt_study
 
 pytestmark = pytest.mark.xdist_group("crt")
 
@@ -46,10 +47,10 @@ def test_run_directory_follows_the_design_contract(crt_run, crt_cohort):
 
 def test_metrics_can_be_recomputed_from_predictions_alone(crt_run):
     out, metrics = crt_run
-    predictions = pd.read_csv(out / "predictions.csv", dtype={"patient_id": str})
-    again = crt_metrics(predictions, models=["pre", "post", "combined"], n_boot=200, seed=0)
+    again = evaluate_run(out)
     for mode in ("pre", "post", "combined"):
         assert again["models"][mode]["auc_pooled"] == pytest.approx(metrics["models"][mode]["auc_pooled"])
+    assert again == json.loads((out / "metrics.json").read_text())
 
 
 def test_every_manifest_patient_is_in_cohort_csv(crt_run, crt_cohort):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, simulate
+from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, simulate
 
 app = typer.Typer(
     name="cardiopredict",
@@ -19,6 +19,7 @@ app.add_typer(cardiomyopathy.app, name="cardiomyopathy")
 app.add_typer(cmr.app, name="cmr")
 app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
+app.command("report")(report.report)
 
 
 def main() -> None:

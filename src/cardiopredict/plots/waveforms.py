@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cardiopredict._io import atomic_write_bytes
 from cardiopredict.errors import ConfigError, InputError
 
 __all__ = ["plot_extreme_waveforms"]
@@ -39,8 +40,6 @@ def new_figure(*, figsize: tuple[float, float], layout: str | None = "constraine
 
 def save_figure(figure: Any, out: str | Path, *, dpi: int = 100) -> Path:
     """Render ``figure`` as PNG and write it atomically to ``out`` (parents created)."""
-    from cardiopredict.studies._common import atomic_write_bytes
-
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return atomic_write_bytes(Path(out), buffer.getvalue())

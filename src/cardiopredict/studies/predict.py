@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cardiopredict._io import atomic_write_csv
+from cardiopredict.cohort.manifest import read_manifest
 from cardiopredict.config import ECGWindowConfig
 from cardiopredict.errors import ModelFileError
-from cardiopredict.studies._common import FEATURE_VERSION, FeatureCache, atomic_write_csv, cohort_features
+from cardiopredict.features import FEATURE_VERSION, FeatureCache, cohort_features
+from cardiopredict.training.artifacts import Ensemble
 
 
 def predict_manifest(
@@ -42,9 +45,6 @@ def predict_manifest(
         ``patient_id, status, reason`` and ``score`` (binary: probability of the positive class) or
         ``score_<class>`` (multiclass).
     """
-    from cardiopredict.cohort.manifest import read_manifest
-    from cardiopredict.training.artifacts import Ensemble
-
     ensemble = Ensemble.load(model_dir)
     config = ensemble.config
     spec = config.get("inputs_spec")

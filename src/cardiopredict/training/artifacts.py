@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
+from cardiopredict._io import atomic_write_bytes, atomic_write_json
 from cardiopredict.errors import CardioPredictError, InputError, ModelFileError
 from cardiopredict.models import build_model
 
@@ -35,16 +36,12 @@ def fold_file(k: int) -> str:
 
 def save_fold_weights(model: nn.Module, path: Path) -> Path:
     """Write the state dict of ``model`` (weights + buffers, on CPU) to ``path`` atomically."""
-    from cardiopredict.studies._common import atomic_write_bytes
-
     state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
     return atomic_write_bytes(Path(path), save(state, metadata={"format": FORMAT}))
 
 
 def write_model_json(model_dir: Path, config: Mapping[str, Any]) -> Path:
     """Write ``model.json`` atomically (last step of saving an ensemble)."""
-    from cardiopredict.studies._common import atomic_write_json
-
     return atomic_write_json(Path(model_dir) / MODEL_JSON, dict(config))
 
 
