@@ -157,3 +157,54 @@ class StudyProfile:
             n_folds=2, max_epochs=4, patience=2, learning_rate=1e-3, seed=seed, device=device
         )
         return cls(name="quick", training=training, bootstrap=200)
+
+
+@dataclass(frozen=True)
+class LGEInputConfig:
+    """How each LGE study becomes the VA model's input (see :mod:`cardiopredict.cmr.preprocess`).
+
+    Parameters
+    ----------
+    scar : str
+        Scar method (:func:`cardiopredict.cmr.scar.scar_method`): ``"hysteresis"`` (FWHM hysteresis, the
+        best threshold rule on MyoPS), ``"nsd"``, ``"fwhm"``, ``"labels"`` (the label map's scar) or
+        ``"learned:DIR"``. The scar channel never comes from a model's outcome or from truth unless
+        ``"labels"`` is chosen on purpose.
+    size : int
+        Crop side, pixels (paper: 128).
+    target_spacing_mm : float
+        Pixel size after resampling, mm (1.25 mm: 128 px = 160 mm).
+    min_slices, max_slices : int
+        Paper: 3–10 short-axis slices per patient.
+    lge_channel : bool
+        Add the normalised LGE image as a third input channel (off: the paper used two).
+    pixel_spacing_mm : float, optional
+        Assumed in-plane spacing for files that carry none (EMIDEC PNG); recorded in every output.
+    """
+
+    scar: str = "hysteresis"
+    size: int = 128
+    target_spacing_mm: float = 1.25
+    min_slices: int = 3
+    max_slices: int = 10
+    lge_channel: bool = False
+    pixel_spacing_mm: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.min_slices <= self.max_slices:
+            raise ConfigError(
+                f"min_slices={self.min_slices}, max_slices={self.max_slices}: "
+                "need 3 <= min_slices <= max_slices."
+            )
+        if self.size < 32 or self.size % 16 or not 0.3 <= self.target_spacing_mm <= 5:
+            raise ConfigError(
+                f"size={self.size}, target_spacing_mm={self.target_spacing_mm}: use a multiple of 16 >= 32 "
+                "and a spacing between 0.3 and 5 mm."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form; stored with every model so prediction rebuilds the same input."""
+        return asdict(self)
+
+
+VA_MODELS = ("scarnet", "scarnet_pooled")

@@ -221,11 +221,39 @@ def _crt_like(metrics: Mapping[str, Any]) -> dict[str, Any]:
     blocks.update({name: ("baseline", block) for name, block in (metrics.get("baselines") or {}).items()})
     pairs = _delong_pairs(metrics.get("delong") or {})
     references = sorted({reference for _, reference in pairs}, key=lambda r: (r != "qrs150_lbbb", r))
+    survival = metrics.get("survival") or {}
     return {
+        "table_title": "Table 2" if "table2" in metrics else "Table 1",
+        "survival": {
+            "horizon_days": _number(survival.get("horizon_days"), 0),
+            "n": survival.get("n"),
+            "rows": [
+                {
+                    "name": name,
+                    "c_index": _number(c),
+                    "auc": _number((survival.get("auc_at_horizon") or {}).get(name)),
+                }
+                for name, c in (survival.get("c_index") or {}).items()
+            ],
+        }
+        if survival
+        else None,
+        "scar_method": _describe(metrics.get("scar_method")),
+        "assumed_spacing": metrics.get("assumed_pixel_spacing_mm"),
         "table1": _table1(blocks, pairs, references) if blocks else None,
         "oracle_auc": _number(metrics.get("oracle_auc")) if metrics.get("oracle_auc") is not None else None,
         "baseline_inputs": {str(k): str(v) for k, v in (metrics.get("baseline_inputs") or {}).items()},
     }
+
+
+def _describe(method: Any) -> str | None:
+    """``{"name": "hysteresis", "low": 0.35, ...}`` -> ``"hysteresis (low 0.35, ...)"``."""
+    if not isinstance(method, Mapping):
+        return None
+    details = ", ".join(
+        f"{k} {v}" for k, v in method.items() if k != "name" and not isinstance(v, Mapping | list)
+    )
+    return f"{method.get('name', 'scar method')} ({details})" if details else str(method.get("name"))
 
 
 def _cardiomyopathy(metrics: Mapping[str, Any]) -> dict[str, Any]:

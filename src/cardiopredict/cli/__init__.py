@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, simulate
+from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, simulate, va
 
 app = typer.Typer(
     name="cardiopredict",
@@ -17,6 +17,7 @@ app.add_typer(simulate.app, name="simulate")
 app.add_typer(crt.app, name="crt")
 app.add_typer(cardiomyopathy.app, name="cardiomyopathy")
 app.add_typer(cmr.app, name="cmr")
+app.add_typer(va.app, name="va")
 app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
 app.command("report")(report.report)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from cardiopredict.config import StudyProfile
+from cardiopredict.config import StudyProfile, TrainingConfig
 from cardiopredict.errors import CardioPredictError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,3 +42,19 @@ def clean_errors(function: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+TRAINING_DEFAULTS = TrainingConfig()
+"""The defaults every study command shows (from :mod:`cardiopredict.config`, never repeated)."""
+
+
+def print_scores(metrics: dict[str, Any], names: Sequence[str]) -> None:
+    """One line per model/baseline of a single-task study: pooled AUC with its 95 % CI."""
+    blocks = {**metrics.get("models", {}), **metrics.get("baselines", {})}
+    for name in names:
+        block = blocks[name]
+        lo, hi = block.get("auc_ci95") or (None, None)
+        ci = f"[95% CI {lo:.3f}-{hi:.3f}]" if lo is not None and hi is not None else ""
+        typer.echo(f"{name:>18}: pooled AUC {block['auc_pooled']:.3f} {ci}")
+    if metrics.get("oracle_auc") is not None:
+        typer.echo(f"{'oracle':>18}: AUC {metrics['oracle_auc']:.3f} (true probabilities, synthetic cohort)")

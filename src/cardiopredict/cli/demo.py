@@ -18,38 +18,46 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Seed for cohorts and training.")] = 0,
     quick: Annotated[bool, typer.Option(help="Tiny cohorts and the quick profile (a smoke test).")] = False,
+    va_protocol: Annotated[
+        str, typer.Option(help="Protocol of the VA study: quick (default in the demo) or paper.")
+    ] = "quick",
 ) -> None:
-    """Simulate the default SYNTHETIC cohorts, run the CRT and cardiomyopathy studies, write a report."""
+    """Simulate the default SYNTHETIC cohorts, run all three studies, write one report."""
     from cardiopredict.cohort.synthetic import simulate_cardiomyopathy_cohort, simulate_crt_cohort
+    from cardiopredict.cohort.va import simulate_va_cohort
     from cardiopredict.config import StudyProfile
     from cardiopredict.report import write_report
     from cardiopredict.studies.cardiomyopathy import run_cardiomyopathy_study
     from cardiopredict.studies.crt import run_crt_study
+    from cardiopredict.studies.va import run_va_study
+
+    if va_protocol not in ("quick", "paper"):
+        raise typer.BadParameter(f"--va-protocol {va_protocol!r}: choose quick or paper.")
 
     started = time.perf_counter()
     profile = StudyProfile.quick(seed=seed) if quick else StudyProfile.demo(seed=seed)
-    n_crt, n_cm = (40, 60) if quick else (196, 500)
+    n_crt, n_cm, n_va = (40, 60, 40) if quick else (196, 500, 235)
     typer.echo("cardiopredict demo — every number below comes from SYNTHETIC cohorts, not patients.")
     typer.echo(
         f"protocol: {profile.name!r} ({profile.training.n_folds} folds, <= {profile.training.max_epochs} "
         f"epochs, patience {profile.training.patience}, early stopping on an inner split)"
     )
     cohorts = out / "cohorts"
-    typer.echo(f"[1/4] simulating the CRT cohort (n={n_crt}) in the clinical Excel export format ...")
+    typer.echo(f"[1/6] simulating the CRT cohort (n={n_crt}) in the clinical Excel export format ...")
     crt_manifest = simulate_crt_cohort(cohorts / "crt", n=n_crt, seed=seed, overwrite=True)
-    typer.echo(f"[2/4] simulating the cardiomyopathy cohort (n={n_cm}) ...")
+    typer.echo(f"[2/6] simulating the cardiomyopathy cohort (n={n_cm}) ...")
     cm_manifest = simulate_cardiomyopathy_cohort(
         cohorts / "cardiomyopathy", n=n_cm, seed=seed, overwrite=True
     )
 
-    typer.echo("[3/4] CRT study: pre, post, combined + guideline rule, clinical logistic, FPCA ...")
+    typer.echo("[3/6] CRT study: pre, post, combined + guideline rule, clinical logistic, FPCA ...")
     crt = run_crt_study(crt_manifest, out / "crt", profile=profile, cache_dir=out / "cache", progress=True)
     for mode, block in {**crt["models"], **crt["baselines"]}.items():
         typer.echo(f"    {mode:>18}: pooled AUC {block['auc_pooled']:.3f}")
     if crt.get("oracle_auc") is not None:
         typer.echo(f"    {'oracle':>18}: AUC {crt['oracle_auc']:.3f} (best possible on this cohort)")
 
-    typer.echo("[4/4] cardiomyopathy study: GEN/MYO/SARC on QRS and RR-extended windows ...")
+    typer.echo("[4/6] cardiomyopathy study: GEN/MYO/SARC on QRS and RR-extended windows ...")
     tasks = ("gen-vs-myo", "gen-vs-sarc", "myo-vs-sarc", "3class")
     cm = run_cardiomyopathy_study(
         cm_manifest,
@@ -65,6 +73,18 @@ def demo(
             if cm.get(key, {}).get(task) is not None:
                 aucs += f", {label} {cm[key][task]:.3f}"
         typer.echo(f"    {task:>18}: {aucs}")
+
+    typer.echo(f"[5/6] simulating the ventricular-arrhythmia LGE cohort (n={n_va}, DICOM + contours) ...")
+    va_manifest = simulate_va_cohort(cohorts / "va", n=n_va, seed=seed, overwrite=True)
+    va_profile = StudyProfile.paper(seed=seed) if va_protocol == "paper" else StudyProfile.quick(seed=seed)
+    typer.echo(
+        f"[6/6] VA study ({va_profile.name} protocol): slice CNN vs LVEF <= 35 %, scar features, Cox ..."
+    )
+    va = run_va_study(va_manifest, out / "va", profile=va_profile, cache_dir=out / "cache", progress=True)
+    for name, block in {**va["models"], **va["baselines"]}.items():
+        typer.echo(f"    {name:>18}: pooled AUC {block['auc_pooled']:.3f}")
+    if va.get("oracle_auc") is not None:
+        typer.echo(f"    {'oracle':>18}: AUC {va['oracle_auc']:.3f} (best possible on this cohort)")
 
     report = write_report(out, embed_figures=False)  # the study reports embed theirs; this one links
     typer.echo(f"done in {time.perf_counter() - started:.0f} s — report: {report.resolve()}")

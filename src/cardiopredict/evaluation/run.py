@@ -8,10 +8,12 @@ task does not use are empty in its rows.
 
 The ``evaluation`` block says, per task, which names are models, baselines, 0/1 rules (no Brier
 score, accuracy of ``score >= 0.5``) and oracles, which baselines the models are tested against
-(DeLong), and the layout of ``metrics.json`` (``"single"``: one binary task at the top level, as in
-the paper's Tables 1 and 2; ``"per_task"``: ``table3[task][model]`` with one baseline per task, as in
-Table 3, and ``multiclass`` from the multiclass task). The study writes ``metrics.json`` with
-:func:`evaluate_run`; ``cardiopredict report RUN_DIR`` calls it again and gets the same numbers.
+(DeLong), an optional ``table_block`` (a per-fold AUC table, e.g. the paper's Table 2) and
+``horizon_days`` (time-dependent AUC), and the layout of ``metrics.json``: ``"single"`` (one binary
+task at the top level, as in the paper's Tables 1 and 2) or ``"per_task"`` (``table3[task][model]``
+with one baseline per task, as in Table 3, and ``multiclass`` from the multiclass task). The study
+writes ``metrics.json`` with :func:`evaluate_run`; ``cardiopredict report RUN_DIR`` calls it again and
+gets the same numbers.
 """
 
 from __future__ import annotations
@@ -119,14 +121,28 @@ def _binary_block(frame: pd.DataFrame, spec: Mapping[str, Any], *, n_boot: int, 
                 )
     for key, name in spec.get("oracles", {}).items():
         result[key] = auc_score(y, frame[f"score_{name}"].to_numpy())
+    if spec.get("table_block"):
+        result[spec["table_block"]] = _fold_table({**result["models"], **result["baselines"]})
     if "time_days" in frame and frame["time_days"].notna().any():
         result["survival"] = _survival_block(frame, [*spec["models"], *spec.get("baselines", ())], spec)
     return result
 
 
+def _fold_table(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The paper's Table 2: per-fold AUC, their mean and SD, for every score."""
+    return {
+        name: {
+            "fold_auc": [fold["auc"] for fold in block["folds"]],
+            "auc_mean": block["auc_mean"],
+            "auc_sd": block["auc_sd"],
+        }
+        for name, block in blocks.items()
+    }
+
+
 def _survival_block(frame: pd.DataFrame, names: list[str], spec: Mapping[str, Any]) -> dict[str, Any]:
     """Harrell's C-index and the time-dependent AUC at the horizon of every score (higher = riskier)."""
-    from cardiopredict.evaluation.survival import concordance_index_score, time_dependent_auc
+    from cardiopredict.evaluation.survival import concordance_index_score, time_dependent_auc_score
 
     known = frame["time_days"].notna().to_numpy()
     time = frame["time_days"].to_numpy(dtype=float)[known]
@@ -141,7 +157,7 @@ def _survival_block(frame: pd.DataFrame, names: list[str], spec: Mapping[str, An
     for name in [*names, *spec.get("oracles", {}).values()]:
         score = frame[f"score_{name}"].to_numpy(dtype=float)[known]
         result["c_index"][name] = concordance_index_score(time, event, score)
-        result["auc_at_horizon"][name] = time_dependent_auc(time, event, score, horizon_days=horizon)
+        result["auc_at_horizon"][name] = time_dependent_auc_score(time, event, score, horizon_days=horizon)
     return result
 
 
@@ -183,5 +199,3 @@ def _per_task_layout(blocks: Mapping[str, dict[str, Any]], tasks: Mapping[str, A
         for key in tasks[task].get("oracles", {}):
             result.setdefault(key, {})[task] = block[key]
     return result
-
-

@@ -128,6 +128,9 @@ class StudySpec:
         Extra keys of every task's evaluation block (e.g. ``horizon_days``).
     input_version : str
         Version of the input builder (part of the resume fingerprint).
+    check_files : bool
+        Let the manifest reader refuse missing input files up front (every bad row at once); ``False``
+        for inputs that are folders (DICOM series), whose problems the builder reports per patient.
     """
 
     name: str
@@ -149,6 +152,7 @@ class StudySpec:
     selection: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] = field(default_factory=dict)
     input_version: str = ""
+    check_files: bool = True
 
 
 def read_oracle(manifest_path: Path, patient_ids: Sequence[str]) -> pd.DataFrame | None:
@@ -292,6 +296,7 @@ def run_study(
         label_values=spec.label_values,
         file_columns=spec.file_columns,
         optional_file_columns=spec.optional_file_columns,
+        check_files=spec.check_files,
     )
     cohort = spec.build_inputs(manifest.table, out, progress)
     cohort.config["manifest"] = str(Path(manifest_path).resolve())

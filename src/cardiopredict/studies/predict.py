@@ -1,18 +1,80 @@
-"""Score new patients with a trained fold ensemble (``cardiopredict predict``)."""
+"""Score new patients with a trained fold ensemble (``cardiopredict predict``).
+
+The input is rebuilt exactly as in training from the ensemble's ``model.json``: ECG models carry their
+window definition and feature version, LGE models their preprocessing (scar method with its
+parameters or a learned model's fingerprint, crop, slices). A model whose preprocessing this version
+cannot reproduce is refused. Every manifest row gets an output row: ``scored``, or ``excluded`` with
+the reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cardiopredict._io import atomic_write_csv
 from cardiopredict.cohort.manifest import read_manifest
-from cardiopredict.config import ECGWindowConfig
+from cardiopredict.config import ECGWindowConfig, LGEInputConfig
 from cardiopredict.errors import ModelFileError
-from cardiopredict.features import FEATURE_VERSION, FeatureCache, cohort_features
+from cardiopredict.features import (
+    FEATURE_VERSION,
+    LGE_FEATURE_VERSION,
+    CohortInputs,
+    build_ecg_inputs,
+    build_lge_inputs,
+    lge_preprocessing,
+)
 from cardiopredict.training.artifacts import Ensemble
+
+__all__ = ["predict_manifest"]
+
+Builder = Callable[[pd.DataFrame, bool], CohortInputs]
+
+
+def _ecg_builder(config: dict[str, Any], model_dir: Path, cache_dir: Path | None) -> Builder:
+    if config.get("feature_version") != FEATURE_VERSION:
+        raise ModelFileError(
+            f"{model_dir} was trained on ECG features of version {config.get('feature_version')}, "
+            f"this cardiopredict builds version {FEATURE_VERSION}; its preprocessing differs from "
+            "training. Retrain the model or install the cardiopredict version that trained it."
+        )
+    window = ECGWindowConfig(**config["window"])
+    columns = sorted({item["column"] for item in config["inputs_spec"].values()})
+    return lambda table, progress: build_ecg_inputs(
+        table, columns, window=window, cache_dir=cache_dir, progress=progress
+    )
+
+
+def _lge_builder(config: dict[str, Any], model_dir: Path, cache_dir: Path | None) -> Builder:
+    lge = LGEInputConfig(**config["lge_input"])
+    now = lge_preprocessing(lge)
+    trained = config.get("lge_preprocessing")
+    if config.get("lge_feature_version") != LGE_FEATURE_VERSION or (trained and trained != now):
+        raise ModelFileError(
+            f"{model_dir} was trained on LGE inputs preprocessed as {trained or config.get('lge_input')} "
+            f"(version {config.get('lge_feature_version')}); this cardiopredict preprocesses them as {now}. "
+            "The preprocessing differs from training (e.g. another scar model): retrain, or use the scar "
+            "model and cardiopredict version that trained it."
+        )
+    return lambda table, progress: build_lge_inputs(table, config=lge, cache_dir=cache_dir, progress=progress)
+
+
+def _builder(ensemble: Ensemble, model_dir: Path, cache_dir: Path | None) -> Builder:
+    config = ensemble.config
+    if not config.get("inputs_spec"):
+        raise ModelFileError(
+            f"{model_dir}/model.json does not say how its inputs were built (no inputs_spec); it was not "
+            "trained by a cardiopredict study. Retrain it with a `cardiopredict <study> run` command."
+        )
+    if "lge_input" in config:
+        return _lge_builder(config, model_dir, cache_dir)
+    if "window" in config:
+        return _ecg_builder(config, model_dir, cache_dir)
+    raise ModelFileError(f"{model_dir}/model.json names neither an ECG window nor an LGE preprocessing.")
 
 
 def predict_manifest(
@@ -25,11 +87,6 @@ def predict_manifest(
 ) -> pd.DataFrame:
     """Score every patient of a manifest with the fold ensemble in ``model_dir``.
 
-    The input is rebuilt exactly as in training from the ``model.json`` of the ensemble (window
-    definition, input files, features); a model whose preprocessing this version cannot reproduce is
-    refused. Patients whose ECG cannot be used are kept in the output with ``status = "excluded"``
-    and the reason.
-
     Parameters
     ----------
     model_dir : path
@@ -38,6 +95,8 @@ def predict_manifest(
         Manifest with ``patient_id`` and the file columns the model was trained on (labels optional).
     out_path : path, optional
         CSV to write atomically.
+    cache_dir : path, optional
+        Feature cache (none by default).
 
     Returns
     -------
@@ -45,44 +104,28 @@ def predict_manifest(
         ``patient_id, status, reason`` and ``score`` (binary: probability of the positive class) or
         ``score_<class>`` (multiclass).
     """
+    model_dir = Path(model_dir)
     ensemble = Ensemble.load(model_dir)
-    config = ensemble.config
-    spec = config.get("inputs_spec")
-    if not spec or "window" not in config:
-        raise ModelFileError(
-            f"{model_dir}/model.json does not say how its inputs were built (no inputs_spec/window); "
-            "it was not trained by a cardiopredict study. Retrain it with `cardiopredict crt run` or "
-            "`cardiopredict cardiomyopathy run`."
-        )
-    if config.get("feature_version") != FEATURE_VERSION:
-        raise ModelFileError(
-            f"{model_dir} was trained on ECG features of version {config.get('feature_version')}, "
-            f"this cardiopredict builds version {FEATURE_VERSION}; its preprocessing differs from "
-            "training. Retrain the model or install the cardiopredict version that trained it."
-        )
-    window = ECGWindowConfig(**config["window"])
+    spec = ensemble.config["inputs_spec"] if ensemble.config.get("inputs_spec") else {}
+    build = _builder(ensemble, model_dir, Path(cache_dir) if cache_dir else None)
     columns = sorted({item["column"] for item in spec.values()})
-    manifest = read_manifest(manifest_path, label_column=None, file_columns=columns)
-    table = manifest.table
-    cache = FeatureCache(Path(cache_dir) if cache_dir else None, window)
-    features, exclusions = cohort_features(table, columns, cache, progress=progress, description="scoring")
-    pids = [pid for pid in table["patient_id"].astype(str) if pid not in exclusions]
-    result = pd.DataFrame({"patient_id": table["patient_id"].astype(str)})
-    result["status"] = np.where(result["patient_id"].isin(list(exclusions)), "excluded", "scored")
-    result["reason"] = result["patient_id"].map(lambda pid: exclusions.get(pid, ""))
-    classes = config.get("classes") or [0, 1]
-    if pids:
-        inputs = {
-            key: np.stack([getattr(features[item["column"]][pid], item["feature"]) for pid in pids])
-            for key, item in spec.items()
-        }
+    optional = ("contours", "labels") if "lge" in columns else ()
+    manifest = read_manifest(
+        manifest_path, label_column=None, file_columns=columns, optional_file_columns=optional
+    )
+    cohort = build(manifest.table, progress)
+    result = pd.DataFrame({"patient_id": manifest.table["patient_id"].astype(str)})
+    result["status"] = np.where(result["patient_id"].isin(list(cohort.exclusions)), "excluded", "scored")
+    result["reason"] = result["patient_id"].map(lambda pid: cohort.exclusions.get(pid, ""))
+    if len(cohort.patient_ids):
+        inputs = {key: cohort.arrays[f"{item['column']}.{item['feature']}"] for key, item in spec.items()}
         proba = np.asarray(ensemble.predict(inputs))
         scored = result["status"] == "scored"
         if proba.ndim == 1:
             result["score"] = np.nan
             result.loc[scored, "score"] = proba
         else:
-            for k, cls in enumerate(classes):
+            for k, cls in enumerate(ensemble.config.get("classes") or range(proba.shape[1])):
                 result[f"score_{cls}"] = np.nan
                 result.loc[scored, f"score_{cls}"] = proba[:, k]
     if out_path is not None:

@@ -1,0 +1,68 @@
+"""`cardiopredict va ...`: ventricular-arrhythmia risk from LGE scar maps (paper section 2.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cardiopredict.cli._common import TRAINING_DEFAULTS, clean_errors, comma_list, print_scores, profile_for
+from cardiopredict.config import VA_MODELS, LGEInputConfig
+
+app = typer.Typer(
+    help="Ventricular-arrhythmia risk from LGE scar maps (paper section 2.2).", no_args_is_help=True
+)
+_LGE = LGEInputConfig()
+
+
+@app.command("run")
+@clean_errors
+def run(
+    manifest: Annotated[Path, typer.Option(help="Cohort manifest (CSV/XLSX).", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    scar: Annotated[
+        str, typer.Option(help="Scar method: hysteresis, nsd, fwhm, labels (the label map) or learned:DIR.")
+    ] = _LGE.scar,
+    models: Annotated[str, typer.Option(help="Comma list of scarnet, scarnet_pooled.")] = "scarnet",
+    lge_channel: Annotated[
+        bool, typer.Option(help="Add the normalised LGE image as a third channel.")
+    ] = False,
+    horizon_days: Annotated[float, typer.Option(help="Follow-up horizon of va_event, days.")] = 1826.0,
+    pixel_spacing_mm: Annotated[
+        float | None, typer.Option(help="Assumed in-plane spacing for files without one (e.g. PNG), mm.")
+    ] = None,
+    folds: Annotated[
+        int, typer.Option(help="Cross-validation folds (by patient).")
+    ] = TRAINING_DEFAULTS.n_folds,
+    seed: Annotated[int, typer.Option(help="Seed for folds, weights and batches.")] = TRAINING_DEFAULTS.seed,
+    max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = TRAINING_DEFAULTS.max_epochs,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = TRAINING_DEFAULTS.device,
+    quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
+    ] = False,
+) -> None:
+    """Run the VA study: slice CNN + MLP vs LVEF <= 35 %, LVEF and scar-feature logistic (and Cox)."""
+    from cardiopredict.studies.va import run_va_study
+
+    names = comma_list(models, allowed=VA_MODELS, option="--models")
+    config = LGEInputConfig(scar=scar, lge_channel=lge_channel, pixel_spacing_mm=pixel_spacing_mm)
+    profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
+    training = profile.training
+    typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")
+    metrics = run_va_study(
+        manifest,
+        out,
+        models=names,
+        config=config,
+        horizon_days=horizon_days,
+        profile=profile,
+        progress=True,
+        resume=not fresh,
+    )
+    print_scores(metrics, [*names, *metrics["baselines"]])
+    for name, value in (metrics.get("survival") or {}).get("c_index", {}).items():
+        typer.echo(f"{name:>18}: C-index {value:.3f}")
+    typer.echo(f"excluded: {metrics['n_excluded']} (reasons in {Path(out) / 'cohort.csv'})")
+    typer.echo(f"report: {Path(out) / 'report.html'}")
