@@ -6,8 +6,7 @@ import torch.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from cardiopredict._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -19,12 +18,15 @@ _LAZY = {
     "read_lge": "cardiopredict.cmr.io",
     "LGEStudy": "cardiopredict.cmr.study",
     "read_manifest": "cardiopredict.cohort.manifest",
+    "run_crt_study": "cardiopredict.studies.crt",
+    "run_cardiomyopathy_study": "cardiopredict.studies.cardiomyopathy",
+    "run_va_study": "cardiopredict.studies.va",
+    "predict_manifest": "cardiopredict.studies.predict",
+    "evaluate_run": "cardiopredict.evaluation.run",
+    "write_report": "cardiopredict.report",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cardiopredict' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -1,4 +1,4 @@
-"""The ground every layer stands on: atomic outputs, strict JSON, provenance, lazy re-exports.
+"""The ground every layer stands on: atomic outputs, strict JSON, provenance.
 
 Every file the package writes goes through :func:`atomic_target` (or a helper built on it): the bytes go
 to a private temporary sibling, which is given the permissions a plain ``open`` would have given it and
@@ -16,13 +16,15 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from importlib import import_module, metadata
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cardiopredict._lazy import lazy_exports  # noqa: F401 - TEMPORARY for helpers; remove at the end
 
 __all__ = [
     "atomic_dir",
@@ -32,7 +34,6 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "dumps_strict",
-    "lazy_exports",
     "provenance",
     "sha256_file",
     "to_jsonable",
@@ -173,27 +174,3 @@ def provenance() -> dict[str, Any]:
         "platform": platform.platform(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def lazy_exports(
-    package: str, names: Mapping[str, str], namespace: dict[str, Any]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for a package that re-exports ``names`` lazily.
-
-    ``names`` maps each public name to the module defining it, so importing the package stays cheap
-    (no torch, no matplotlib) until a name is used. Usage in ``__init__.py``::
-
-        __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
-    """
-
-    def __getattr__(name: str) -> Any:  # noqa: N807 - module-level protocol name
-        if name in names:
-            value = getattr(import_module(names[name]), name)
-            namespace[name] = value
-            return value
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
-
-    def __dir__() -> list[str]:  # noqa: N807
-        return sorted(set(namespace) | set(names))
-
-    return __getattr__, __dir__

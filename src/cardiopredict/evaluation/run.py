@@ -27,6 +27,7 @@ import pandas as pd
 
 from cardiopredict.errors import InputError
 from cardiopredict.evaluation.metrics import auc_score, delong_test, multiclass_summary, summarize
+from cardiopredict.evaluation.survival import concordance_index_score, time_dependent_auc_score
 
 __all__ = ["PREDICTION_KEYS", "evaluate_predictions", "evaluate_run", "read_predictions"]
 
@@ -142,8 +143,6 @@ def _fold_table(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 def _survival_block(frame: pd.DataFrame, names: list[str], spec: Mapping[str, Any]) -> dict[str, Any]:
     """Harrell's C-index and the time-dependent AUC at the horizon of every score (higher = riskier)."""
-    from cardiopredict.evaluation.survival import concordance_index_score, time_dependent_auc_score
-
     known = frame["time_days"].notna().to_numpy()
     time = frame["time_days"].to_numpy(dtype=float)[known]
     event = frame["event"].to_numpy(dtype=float)[known].astype(int)

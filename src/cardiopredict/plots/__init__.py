@@ -8,8 +8,7 @@ others.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from cardiopredict._lazy import lazy_exports
 
 _LAZY = {
     "integrated_gradients": "cardiopredict.plots.saliency",
@@ -25,12 +24,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cardiopredict.plots' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cardiopredict.errors import InputError
+from cardiopredict.evaluation.metrics import auc_score, brier_score, reliability_curve
 from cardiopredict.plots.waveforms import new_figure, save_figure
 
 __all__ = ["plot_reliability", "plot_roc", "plot_training_curves"]
@@ -91,8 +92,6 @@ def plot_roc(
     """
     from sklearn.metrics import roc_curve
 
-    from cardiopredict.evaluation.metrics import auc_score
-
     _require(predictions, ("y_true", *score_columns), "predictions")
     y = predictions["y_true"].to_numpy()
     figure = new_figure(figsize=(5.2, 5.0))
@@ -137,8 +136,6 @@ def plot_reliability(
     -------
     Path
     """
-    from cardiopredict.evaluation.metrics import brier_score, reliability_curve
-
     _require(predictions, ("y_true", column), "predictions")
     y = predictions["y_true"].to_numpy()
     p = predictions[column].to_numpy(dtype=float)

@@ -23,6 +23,7 @@ import numpy as np
 
 from cardiopredict.errors import ConfigError, InputError
 from cardiopredict.plots.waveforms import lead_names, new_figure, save_figure
+from cardiopredict.training.artifacts import Ensemble
 
 __all__ = ["integrated_gradients", "plot_saliency"]
 
@@ -177,8 +178,6 @@ def plot_saliency(
     import torch
     from matplotlib.collections import LineCollection
     from matplotlib.colors import TwoSlopeNorm
-
-    from cardiopredict.training.artifacts import Ensemble
 
     ensemble = Ensemble.load(model_dir)
     keys = list(ensemble.input_keys or inputs)

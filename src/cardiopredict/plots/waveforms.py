@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cardiopredict._io import atomic_write_bytes
+from cardiopredict.ecg.leads import CANONICAL_LEADS
 from cardiopredict.errors import ConfigError, InputError
 
 __all__ = ["plot_extreme_waveforms"]
@@ -47,8 +48,6 @@ def save_figure(figure: Any, out: str | Path, *, dpi: int = 100) -> Path:
 
 def lead_names(n_leads: int) -> list[str]:
     """Canonical names of a 12-lead array, else ``lead1``, ``lead2``, ..."""
-    from cardiopredict.ecg.leads import CANONICAL_LEADS
-
     if n_leads == len(CANONICAL_LEADS):
         return list(CANONICAL_LEADS)
     return [f"lead{i + 1}" for i in range(n_leads)]

@@ -50,6 +50,13 @@ from torch import Tensor
 
 from cardiopredict.config import TrainingConfig
 from cardiopredict.errors import ConfigError, InputError, InsufficientDataError
+from cardiopredict.training.artifacts import (
+    FORMAT,
+    MODEL_JSON,
+    fold_file,
+    save_fold_weights,
+    write_model_json,
+)
 from cardiopredict.training.module import ClassifierModule, resolve_model_kwargs
 
 EARLY_STOPPING_LABELS = {
@@ -217,8 +224,6 @@ def run_cv(
     oof = np.full((len(y),) if n_classes == 2 else (len(y), n_classes), np.nan)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        from cardiopredict.training.artifacts import MODEL_JSON
-
         out.mkdir(parents=True, exist_ok=True)
         (out / MODEL_JSON).unlink(missing_ok=True)  # a directory without model.json is unfinished
 
@@ -253,8 +258,6 @@ def run_cv(
                 }
             )
             if out is not None:
-                from cardiopredict.training.artifacts import fold_file, save_fold_weights
-
                 save_fold_weights(module.model, out / fold_file(int(k)))
     finally:
         bar.close()
@@ -502,8 +505,6 @@ def _write_model_json(
     fold_ids: list[int],
     extra: dict[str, Any],
 ) -> None:
-    from cardiopredict.training.artifacts import FORMAT, fold_file, write_model_json
-
     document: dict[str, Any] = {
         "format": FORMAT,
         "model": model,
