@@ -180,6 +180,11 @@ class LGEInputConfig:
         Add the normalised LGE image as a third input channel (off: the paper used two).
     pixel_spacing_mm : float, optional
         Assumed in-plane spacing for files that carry none (EMIDEC PNG); recorded in every output.
+    slice_thickness_mm : float, optional
+        Assumed slice thickness for files that carry none (PNG slices); recorded in every output.
+    orient : bool
+        Rotate each slice so the RV insertion point is at 6 o'clock (paper). ``False`` keeps the
+        acquired in-plane orientation, for series without an RV label or insertion points (EMIDEC).
     """
 
     scar: str = "hysteresis"
@@ -189,6 +194,8 @@ class LGEInputConfig:
     max_slices: int = 10
     lge_channel: bool = False
     pixel_spacing_mm: float | None = None
+    slice_thickness_mm: float | None = None
+    orient: bool = True
 
     def __post_init__(self) -> None:
         if not 3 <= self.min_slices <= self.max_slices:

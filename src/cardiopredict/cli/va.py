@@ -32,6 +32,9 @@ def run(
     pixel_spacing_mm: Annotated[
         float | None, typer.Option(help="Assumed in-plane spacing for files without one (e.g. PNG), mm.")
     ] = None,
+    orient: Annotated[
+        bool, typer.Option(help="Rotate slices to the RV insertion point (off for series without an RV).")
+    ] = True,
     folds: Annotated[
         int, typer.Option(help="Cross-validation folds (by patient).")
     ] = TRAINING_DEFAULTS.n_folds,
@@ -47,7 +50,9 @@ def run(
     from cardiopredict.studies.va import run_va_study
 
     names = comma_list(models, allowed=VA_MODELS, option="--models")
-    config = LGEInputConfig(scar=scar, lge_channel=lge_channel, pixel_spacing_mm=pixel_spacing_mm)
+    config = LGEInputConfig(
+        scar=scar, lge_channel=lge_channel, pixel_spacing_mm=pixel_spacing_mm, orient=orient
+    )
     profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
     training = profile.training
     typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")

@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from cardiopredict._io import atomic_write_bytes, sha256_file
+from cardiopredict.cmr.geometry import lv_centre
 from cardiopredict.cmr.io import read_lge
 from cardiopredict.cmr.preprocess import preprocess_study
 from cardiopredict.cmr.scar import ScarSegmenter, scar_method
 from cardiopredict.cmr.scar_features import SCAR_FEATURE_NAMES, scar_features
+from cardiopredict.cmr.study import LGEStudy
 from cardiopredict.config import LGEInputConfig
 from cardiopredict.errors import InputError
 from cardiopredict.features._cohort import CohortInputs, exclusion_reason, progress_iter
@@ -63,8 +65,11 @@ def _patient(row: dict[str, Any], config: LGEInputConfig, segmenter: ScarSegment
         labels=files.get("labels") or ("auto" if "contours" not in files else None),
         contours=files.get("contours"),
         pixel_spacing_mm=(spacing, spacing) if spacing else None,
+        slice_thickness_mm=config.slice_thickness_mm,
         patient_id=str(row["patient_id"]),
     )
+    if not config.orient:
+        study = _unrotated(study)
     arrays = preprocess_study(
         study,
         scar=segmenter,
@@ -96,6 +101,21 @@ def _patient(row: dict[str, Any], config: LGEInputConfig, segmenter: ScarSegment
         "scar_features": np.array([features[name] for name in SCAR_FEATURE_NAMES], dtype=np.float32),
         "notes": notes,
     }
+
+
+def _unrotated(study: LGEStudy) -> LGEStudy:
+    """The study with an insertion point straight below the LV centre on every slice with myocardium,
+    so that the orientation step rotates by 0° (orientation off)."""
+    myo = study.myocardium_mask()
+    points: list[np.ndarray | None] = []
+    for mask in myo:
+        if not mask.any():
+            points.append(None)
+            continue
+        centre = lv_centre(mask)
+        below = min(centre[0] + 5.0, mask.shape[0] - 1.0)
+        points.append(np.array([below, centre[1]]))
+    return study.replace(insertion_points=points)
 
 
 def _given(value: Any) -> bool:

@@ -31,7 +31,7 @@ from cardiopredict.evaluation.baselines import cv_logistic, lvef_rule_scores
 from cardiopredict.evaluation.survival import cv_cox
 from cardiopredict.features import LGE_FEATURE_VERSION, CohortInputs, build_lge_inputs, lge_preprocessing
 from cardiopredict.plots import plot_reliability, plot_roc, plot_training_curves
-from cardiopredict.plots.va import plot_va_extremes, scar_saliency
+from cardiopredict.plots.va import extreme_rows, plot_va_extremes, scar_saliency
 from cardiopredict.studies.engine import ModelSpec, StudySpec, Task, TrainedModel, read_oracle, run_study
 
 __all__ = ["HORIZON_DAYS", "RULE", "run_va_study", "va_spec"]
@@ -87,6 +87,7 @@ def _build(config: LGEInputConfig, cache_dir: Path | None):
         cohort.config["run_facts"] = {
             "scar_method": cohort.config["lge_preprocessing"]["scar_method"],
             "assumed_pixel_spacing_mm": config.pixel_spacing_mm,
+            "oriented": config.orient,
         }
         return cohort
 
@@ -136,17 +137,31 @@ def _outcomes(task: Task, cohort: CohortInputs) -> dict[str, np.ndarray]:
 
 
 def _figures(out: Path, predictions: pd.DataFrame, cohort: CohortInputs, trained: list[TrainedModel]) -> None:
+    """Per-fold train/val curves (Figs 7–11), ROC, calibration, and slice montages with integrated-gradients
+    saliency of the top-3 and bottom-3 scored patients."""
     figures = out / "figures"
-    pids = predictions["patient_id"].tolist()
     slices, image = cohort.arrays["lge.slices"], cohort.arrays["lge.image"]
-    mask = cohort.arrays["lge.slice_mask"]
+    counts = cohort.arrays["lge.slice_mask"].sum(axis=1).astype(int)
     for model in trained:
         name = model.spec.name
         plot_training_curves(model.result.curves, figures / f"curves_{name}.png")
         scores = predictions[f"score_{name}"].to_numpy()
-        saliency = scar_saliency(out / "models" / model.key, slices, mask, scores=scores, k=3)
+        rows = np.concatenate(extreme_rows(scores, k=3))
+        saliency = scar_saliency(
+            out / "models" / model.key, slices[rows], cohort.arrays["lge.slice_mask"][rows]
+        )
+        pids = [str(pid) for pid in cohort.patient_ids[rows]]
         plot_va_extremes(
-            image, slices, scores, pids, saliency=saliency, k=3, out_dir=figures / f"waveforms_{name}"
+            [image[i, : counts[i]] for i in rows],
+            [slices[i, : counts[i]] for i in rows],
+            scores[rows],
+            pids,
+            saliency={
+                pid: saliency[j, : counts[i]] for j, (pid, i) in enumerate(zip(pids, rows, strict=True))
+            },
+            k=3,
+            out_dir=figures / f"waveforms_{name}",
+            prefix=name,
         )
     score_columns = [c for c in predictions.columns if c.startswith("score_")]
     plot_roc(predictions, score_columns, figures / "roc.png")
