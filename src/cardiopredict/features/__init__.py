@@ -6,7 +6,7 @@ keyed by file content; ``build_ecg_inputs`` / ``build_lge_inputs`` build a whole
 builder is imported lazily (it pulls in the imaging stack).
 """
 
-from cardiopredict._io import lazy_exports
+from cardiopredict._lazy import lazy_exports
 from cardiopredict.features._cohort import (
     CohortInputs,
     build_ecg_inputs,

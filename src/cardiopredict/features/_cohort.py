@@ -62,16 +62,25 @@ class CohortInputs:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def exclusion_reason(column: str, path: str, error: BaseException) -> str:
-    """``"<column>: <ErrorType>: <first line>"`` with the file path replaced by ``<column file>``."""
+def exclusion_reason(
+    column: str, path: str, error: BaseException, *, also: Mapping[str, str] | None = None
+) -> str:
+    """``"<column>: <ErrorType>: <first line>"`` with file paths replaced by ``<column file>``.
+
+    ``also`` maps the row's other file columns to their paths (e.g. the contour file named in an LGE
+    error), replaced the same way: file names may hold what a clinic typed.
+    """
     text = str(error).strip()
     first = text.splitlines()[0] if text else type(error).__name__
+    for name, value in {**(also or {}), column: path}.items():
+        if value:
+            first = first.replace(str(value), f"<{name} file>")
     kind = (
         type(error).__name__
         if isinstance(error, CardioPredictError)
         else f"unexpected {type(error).__name__}"
     )
-    return f"{column}: {kind}: {first.replace(str(path), f'<{column} file>')}"
+    return f"{column}: {kind}: {first}"
 
 
 def progress_iter(items: list, description: str, *, enabled: bool) -> Iterable:

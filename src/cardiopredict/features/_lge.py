@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cardiopredict._io import atomic_write_bytes, sha256_file
+from cardiopredict._io import atomic_write_bytes, sha256_file, to_jsonable
 from cardiopredict.cmr.geometry import lv_centre
 from cardiopredict.cmr.io import read_lge
 from cardiopredict.cmr.preprocess import preprocess_study
@@ -42,7 +42,12 @@ _FILE_COLUMNS = ("lge", "contours", "labels")
 def lge_preprocessing(config: LGEInputConfig, segmenter: ScarSegmenter | None = None) -> dict[str, Any]:
     """What ``model.json`` records about the inputs: the config, the scar method, the version."""
     segmenter = segmenter or scar_method(config.scar)
-    return {"config": config.to_dict(), "scar_method": segmenter.describe(), "version": LGE_FEATURE_VERSION}
+    described = {
+        "config": config.to_dict(),
+        "scar_method": segmenter.describe(),
+        "version": LGE_FEATURE_VERSION,
+    }
+    return to_jsonable(described)  # as model.json stores it (lists, not tuples), so the two compare equal
 
 
 def _content_hash(path: Path) -> str:
@@ -193,7 +198,10 @@ def build_lge_inputs(
         try:
             values[pid] = cache.get(row, lambda row=row: _patient(row, config, segmenter))
         except Exception as error:  # one bad patient never stops the cohort
-            exclusions[pid] = exclusion_reason("lge", str(row["lge"]), error)
+            others = {
+                column: str(row[column]) for column in ("contours", "labels") if _given(row.get(column))
+            }
+            exclusions[pid] = exclusion_reason("lge", str(row["lge"]), error, also=others)
     included = table[table["patient_id"].astype(str).isin(list(values))].reset_index(drop=True)
     pids = included["patient_id"].astype(str).to_numpy()
     arrays = {}

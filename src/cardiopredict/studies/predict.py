@@ -111,7 +111,11 @@ def predict_manifest(
     columns = sorted({item["column"] for item in spec.values()})
     optional = ("contours", "labels") if "lge" in columns else ()
     manifest = read_manifest(
-        manifest_path, label_column=None, file_columns=columns, optional_file_columns=optional
+        manifest_path,
+        label_column=None,
+        file_columns=columns,
+        optional_file_columns=optional,
+        check_files="lge" not in columns,  # a DICOM series is a folder: the builder checks it per patient
     )
     cohort = build(manifest.table, progress)
     result = pd.DataFrame({"patient_id": manifest.table["patient_id"].astype(str)})
