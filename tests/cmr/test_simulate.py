@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import numpy as np
 import pydicom
@@ -10,7 +11,16 @@ import pytest
 
 from cardiopredict.cmr.geometry import lv_centre, rotation_angle_deg
 from cardiopredict.cmr.preprocess import preprocess_study
-from cardiopredict.cmr.simulate import simulate_lge_phantom, write_lge_dicom
+from cardiopredict.cmr.simulate import (
+    GrayChannel,
+    InfarctSpec,
+    infarct_aha_segments,
+    infarct_areas_mm2,
+    simulate_infarct_lge,
+    simulate_lge_phantom,
+    write_lge_dicom,
+    write_lge_nifti,
+)
 from cardiopredict.errors import InputError
 
 
@@ -150,3 +160,95 @@ def test_bad_phantom_parameters_are_refused() -> None:
         simulate_lge_phantom(transmurality=1.5)
     with pytest.raises(InputError, match="territory"):
         simulate_lge_phantom(territory="LM")  # type: ignore[arg-type]
+
+
+# --- the ischaemic infarct phantom of the VA cohort ------------------------------------------------
+def _infarct(**changes) -> InfarctSpec:
+    base = {"n_slices": 5, "shape": (160, 160), "pixel_spacing_mm": 1.5, "transmurality": 0.9}
+    return InfarctSpec(**{**base, **changes})
+
+
+def test_infarct_areas_match_the_rendered_masks() -> None:
+    spec = _infarct(channels=(GrayChannel(1, 3, 0.4, 0.6, 3.0),), gray_border_mm=3.0, rotation_deg=35.0)
+    phantom = simulate_infarct_lge(spec, seed=0)
+    areas = infarct_areas_mm2(spec)
+    pixel_mm2 = spec.pixel_spacing_mm**2
+    for name, mask in (
+        ("myocardium", phantom.study.myocardium_mask()),
+        ("core", phantom.core),
+        ("gray_zone", phantom.gray_zone),
+        ("channel", phantom.channel),
+    ):
+        assert mask.sum() * pixel_mm2 == pytest.approx(areas[name].sum(), rel=0.06), name
+    assert not (phantom.core & phantom.gray_zone).any()
+    assert (phantom.channel <= phantom.gray_zone).all()
+    assert (phantom.study.labels[phantom.core] == 3).all()
+
+
+def test_infarct_intensities_core_gray_zone_and_nulled_myocardium() -> None:
+    phantom = simulate_infarct_lge(_infarct(gray_border_mm=3.0), seed=1)
+    images, labels = phantom.study.images, phantom.study.labels
+    healthy = (labels == 2) & ~phantom.gray_zone
+    core, gray, blood = (np.median(images[m]) for m in (phantom.core, phantom.gray_zone, labels == 1))
+    assert core > blood > 4 * np.median(images[healthy])
+    assert np.median(images[healthy]) < gray < core
+    # scar only on the slices of its span; the territory decides where it sits
+    assert not phantom.core[0].any() and phantom.core[-1].any()  # LAD default span (0.2, 1.0)
+
+
+@pytest.mark.parametrize(("territory", "quadrant"), [("LAD", "top"), ("LCx", "right"), ("RCA", "bottom")])
+def test_infarct_sits_in_its_territory(territory: str, quadrant: str) -> None:
+    spec = _infarct(territory=territory, scar_span=(0.0, 0.8))
+    phantom = simulate_infarct_lge(spec, seed=2)
+    rows, cols = np.nonzero(phantom.core[1])
+    centre = lv_centre(phantom.study.myocardium_mask()[1])
+    d_row, d_col = rows.mean() - centre[0], cols.mean() - centre[1]
+    assert {"top": d_row < -5, "right": d_col > 5, "bottom": d_row > 5}[quadrant], (d_row, d_col)
+
+
+# Textbook coronary territories of the AHA segments (the apical septum 14 is shared by LAD and RCA).
+_AHA_TERRITORY = {"LAD": {1, 2, 7, 8, 13, 14}, "LCx": {5, 6, 11, 12, 16}, "RCA": {3, 4, 9, 10, 14, 15}}
+
+
+@pytest.mark.parametrize("territory", ["LAD", "LCx", "RCA"])
+def test_infarct_aha_segments_follow_the_territory(territory: str) -> None:
+    spec = _infarct(territory=territory, n_slices=9, scar_span=(0.0, 1.0), extent_deg=60.0)
+    found = set(infarct_aha_segments(spec))
+    assert found <= _AHA_TERRITORY[territory] and len(found) >= 5
+    basal_only = set(infarct_aha_segments(_infarct(territory=territory, n_slices=9, scar_span=(0.0, 0.3))))
+    assert basal_only and max(basal_only) <= 6
+
+
+def test_infarct_phantom_insertion_points_and_contours() -> None:
+    study = simulate_infarct_lge(_infarct(rotation_deg=-30.0), seed=3).study
+    for k in range(study.n_slices):
+        point = np.round(study.insertion_points[k]).astype(int)
+        window = study.labels[k][point[0] - 3 : point[0] + 4, point[1] - 3 : point[1] + 4]
+        assert (window == 5).any() and (window == 2).any()
+    arrays = preprocess_study(study, scar="labels")
+    assert arrays.excluded is None and arrays.n_selected == study.n_slices
+
+
+def test_bad_infarct_spec_is_refused() -> None:
+    with pytest.raises(InputError, match="territory"):
+        simulate_infarct_lge(_infarct(territory="LM"))  # type: ignore[arg-type]
+
+
+def test_seeded_dicom_and_nifti_are_byte_identical_and_read_back(tmp_path) -> None:
+    from cardiopredict.cmr.io import read_lge
+
+    study = simulate_infarct_lge(_infarct(n_slices=3, rotation_deg=10.0), seed=4).study
+    a = write_lge_dicom(study, tmp_path / "a", contours=False, uid_seed="p1", study_date=date(2020, 1, 1))
+    b = write_lge_dicom(study, tmp_path / "b", contours=False, uid_seed="p1", study_date=date(2020, 1, 1))
+    for name in ("IM_0001.dcm", "IM_0003.dcm"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    assert pydicom.dcmread(a / "IM_0001.dcm").StudyDate == "20200101"
+    assert len({pydicom.dcmread(p).SOPInstanceUID for p in a.glob("*.dcm")}) == 3
+    first = write_lge_nifti(study, tmp_path / "a.nii.gz")
+    second = write_lge_nifti(study, tmp_path / "b.nii.gz")
+    assert first.read_bytes() == second.read_bytes()
+    read = read_lge(first, labels=None)
+    assert read.meta["reorientation"] == {"transpose": False, "flip_rows": False, "flip_cols": False}
+    span = float(study.images.max() - study.images.min())
+    assert np.abs(read.images - study.images).max() <= span / 30000.0  # int16 with scl_slope
+    np.testing.assert_allclose(read.slice_positions_mm, study.slice_positions_mm, atol=1e-4)

@@ -6,25 +6,15 @@ that ``import cardiopredict.cohort`` stays light.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from cardiopredict._lazy import lazy_exports
 
 _LAZY = {
     "simulate_crt_cohort": "cardiopredict.cohort.synthetic",
     "simulate_cardiomyopathy_cohort": "cardiopredict.cohort.synthetic",
     "oracle_auc": "cardiopredict.cohort.synthetic",
+    "simulate_va_cohort": "cardiopredict.cohort.va",
 }
 
-__all__ = ["oracle_auc", "simulate_cardiomyopathy_cohort", "simulate_crt_cohort"]
+__all__ = ["oracle_auc", "simulate_cardiomyopathy_cohort", "simulate_crt_cohort", "simulate_va_cohort"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cardiopredict.cohort' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
