@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="235", help="comma list of cohort sizes")
     parser.add_argument("--profile", choices=["paper", "demo", "quick"], default="paper")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scar", default="hysteresis")
+    parser.add_argument("--scar", default="nsd")
     parser.add_argument("--models", default="scarnet")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)

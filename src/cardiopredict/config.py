@@ -166,10 +166,12 @@ class LGEInputConfig:
     Parameters
     ----------
     scar : str
-        Scar method (:func:`cardiopredict.cmr.scar.scar_method`): ``"hysteresis"`` (FWHM hysteresis, the
-        best threshold rule on MyoPS), ``"nsd"``, ``"fwhm"``, ``"labels"`` (the label map's scar) or
-        ``"learned:DIR"``. The scar channel never comes from a model's outcome or from truth unless
-        ``"labels"`` is chosen on purpose.
+        Scar method (:func:`cardiopredict.cmr.scar.scar_method`): ``"nsd"`` (5 SD above remote, the
+        preprocessing default; Dice 0.95 against the synthetic phantoms' true scar, where
+        ``"hysteresis"`` reaches 0.88 because its opening erases thin core beside gray-zone channels),
+        ``"hysteresis"`` (FWHM hysteresis, the best threshold rule on the MyoPS experts), ``"fwhm"``,
+        ``"labels"`` (the label map's scar) or ``"learned:DIR"``. The scar channel never comes from
+        truth unless ``"labels"`` is chosen on purpose.
     size : int
         Crop side, pixels (paper: 128).
     target_spacing_mm : float
@@ -187,7 +189,7 @@ class LGEInputConfig:
         acquired in-plane orientation, for series without an RV label or insertion points (EMIDEC).
     """
 
-    scar: str = "hysteresis"
+    scar: str = "nsd"
     size: int = 128
     target_spacing_mm: float = 1.25
     min_slices: int = 3

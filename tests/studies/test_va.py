@@ -55,7 +55,7 @@ def test_run_writes_the_engine_outputs_with_table2_and_survival(va_run, va_cohor
     assert 0.0 <= metrics["survival"]["c_index"]["oracle"] <= 1.0
     assert metrics["oracle_auc"] is not None and metrics["synthetic"] is True
     model = json.loads((out / "models" / "scarnet" / "model.json").read_text())
-    assert model["lge_preprocessing"]["scar_method"]["name"] == "hysteresis"
+    assert model["lge_preprocessing"]["scar_method"]["name"] == "nsd"
     assert len(list((out / "figures" / "waveforms_scarnet").glob("*.png"))) == 6
     html = (out / "report.html").read_text()
     assert "Table 2" in html and "C-index" in html and "SYNTHETIC" in html.upper()
@@ -75,7 +75,7 @@ def test_predict_scores_new_lge_patients_and_refuses_other_preprocessing(va_run,
     copy = tmp_path / "model"
     shutil.copytree(model_json.parent, copy)
     config = json.loads((copy / "model.json").read_text())
-    config["lge_preprocessing"]["scar_method"]["name"] = "nsd"
+    config["lge_preprocessing"]["scar_method"]["name"] = "fwhm"
     (copy / "model.json").write_text(json.dumps(config))
     with pytest.raises(ModelFileError, match="preprocessing differs from training"):
         predict_manifest(copy, tmp_path / "new.csv")
@@ -140,7 +140,7 @@ def test_cli_va_run_quick(va_cohort, tmp_path):
     assert result.exit_code == 0, result.output
     assert "lvef35" in result.output and "C-index" in result.output
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["lge_preprocessing"]["scar_method"]["name"] == "nsd"
+    assert config["lge_preprocessing"]["scar_method"]["name"] == "fwhm"
 
 
 def test_orientation_off_keeps_the_acquired_orientation(va_cohort, tmp_path):
