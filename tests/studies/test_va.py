@@ -134,7 +134,7 @@ def test_cli_va_run_quick(va_cohort, tmp_path):
             str(tmp_path / "run"),
             "--quick",
             "--scar",
-            "nsd",
+            "fwhm",
         ],
     )
     assert result.exit_code == 0, result.output
