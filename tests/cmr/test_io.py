@@ -430,3 +430,38 @@ def test_dicom_series_with_mixed_pixel_spacing_is_rejected(tmp_path):
     ds.save_as(first)
     with pytest.raises(LGEFormatError, match="PixelSpacing"):
         read_lge(folder)
+
+
+# --- reliability (issue 15): every failure names the file ---------------------------------------
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii"])
+def test_truncated_nifti_image_and_label_map_name_the_file(tmp_path, suffix):
+    data = np.arange(30 * 40 * 4, dtype=np.float32).reshape(30, 40, 4)
+    image = write_nifti(tmp_path / f"p1_LGE{suffix}", data)
+    labels = write_nifti(tmp_path / f"p1_gd{suffix}", (data % 3).astype(np.uint8))
+    for path in (image, labels):
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) * 2 // 3])
+    with pytest.raises(LGEFormatError, match=r"p1_LGE\.nii.*truncated or damaged.*re-download"):
+        read_lge(image, labels=None)
+    with pytest.raises(LGEFormatError, match=r"p1_gd\.nii.*(truncated or damaged|not a readable NIfTI file)"):
+        read_label_map(labels)
+
+
+def test_unexpected_failure_under_read_lge_is_named(tmp_path, monkeypatch):
+    path = write_nifti(tmp_path / "x.nii.gz", np.zeros((8, 8, 2), np.float32))
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("deep inside a library")
+
+    monkeypatch.setattr("cardiopredict.cmr.io._api.require_spacing", broken)
+    with pytest.raises(LGEFormatError, match=r"LGE study .*x\.nii\.gz cannot be read \(ZeroDivisionError"):
+        read_lge(path)
+
+
+def test_dicom_with_damaged_pixels_or_geometry_is_named(tmp_path):
+    folder = write_dicom_series(tmp_path / "series")
+    files = sorted(folder.glob("*.dcm"))
+    raw = files[1].read_bytes()
+    files[1].write_bytes(raw[: len(raw) - 200])  # pixel data cut short
+    with pytest.raises(LGEFormatError, match=r"cannot (decode the pixel data|be read)"):
+        read_lge(folder)

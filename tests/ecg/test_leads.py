@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from cardiopredict.ecg.leads import CANONICAL_LEADS, canonical_lead_name, to_canonical_leads
-from cardiopredict.errors import MissingLeadError, UnknownLeadError
+from cardiopredict.errors import InputError, LeadError, MissingLeadError, UnknownLeadError
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,12 @@ def test_missing_lead_ii_cannot_derive_limb_leads():
         to_canonical_leads(np.zeros((7, 10)), names)
 
 
-def test_duplicate_lead_is_refused():
-    with pytest.raises(UnknownLeadError, match="twice"):
+def test_duplicate_lead_is_refused_as_duplicated_not_unknown():
+    with pytest.raises(LeadError, match=r"appears twice .*a duplicated lead, not an unknown one") as caught:
         to_canonical_leads(np.zeros((2, 10)), ["I", "i"])
+    assert not isinstance(caught.value, UnknownLeadError)
+
+
+def test_rows_and_names_must_agree():
+    with pytest.raises(InputError, match=r"2 lead names were given.*one name per signal row"):
+        to_canonical_leads(np.zeros((3, 10)), ["I", "II"])

@@ -204,3 +204,52 @@ def test_ludb_bundle_branch_blocks(ludb_dir) -> None:
     assert plain.rbbb_found.mean() <= 0.05
     # no second/third-degree AV block where the cardiologists saw none (0 of 145, 2026-11-24)
     assert not df[~df.av_block_3_label].av_block_2_3.any()
+
+
+# --- quality flags are read: degraded leads and wide-complex tachycardia ------------------------------
+def test_flat_precordial_leads_make_criteria_not_assessable_never_negative() -> None:
+    record, _ = synthetic_ecg(qrs_ms=150, qrs_shapes=LBBB_QRS)
+    signal = record.signal.copy()
+    signal[6:12] = 0.0  # V1-V6 all zero, as in a real Chapman record
+    flat = record.replace(signal=signal)
+    m = measure(flat, delineate(flat))
+    for name in ("lbbb_aha", "lbbb_strauss", "rbbb", "sokolow_lyon_mv", "cornell_mv", "qrs_area_uvs"):
+        assert getattr(m, name) is None, name
+        assert "V" in m.not_assessable[name] and "flat" in m.not_assessable[name]
+    assert m.low_voltage is None and "degraded" in m.not_assessable["low_voltage"]
+    assert m.degraded_leads["V1"] == ["flat"]
+    assert m.qrs_duration_ms is not None  # 6 clean limb leads still give the global measures
+    assert m.to_dict()["not_assessable"] == m.not_assessable
+
+
+def test_clipped_lead_is_named_in_the_reason() -> None:
+    record, _ = synthetic_ecg(qrs_ms=100)
+    signal = record.signal.copy()
+    v6 = signal[11]
+    rail = float(np.percentile(v6, 99.5))
+    signal[11] = np.minimum(v6, rail)
+    signal[11, 1000:1040] = rail  # saturated for 80 ms at the rail
+    m = measure(record.replace(signal=signal), delineate(record.replace(signal=signal)))
+    assert m.degraded_leads == {"V6": ["clipped"]}
+    assert m.lbbb_aha is None and "V6 (clipped)" in m.not_assessable["lbbb_aha"]
+    assert m.cornell_mv is not None  # aVL and V3 are clean
+
+
+def test_no_bundle_branch_block_call_in_wide_complex_tachycardia() -> None:
+    m = _measure(qrs_ms=150, qrs_shapes=LBBB_QRS, rr_ms=400.0, pr_ms=None)
+    assert m.heart_rate_bpm > 100 and m.qrs_duration_ms >= 120
+    for name in ("lbbb_aha", "lbbb_strauss", "rbbb"):
+        assert getattr(m, name) is None
+        assert "wide-complex tachycardia" in m.not_assessable[name]
+        assert "ventricular tachycardia" in m.not_assessable[name]
+    slow = _measure(qrs_ms=150, qrs_shapes=LBBB_QRS)
+    assert slow.lbbb_aha is True and slow.not_assessable == {}
+
+
+def test_field_names_studies_read_are_kept() -> None:
+    fields = _measure().to_dict()
+    for name in (
+        "qrs_duration_ms", "lbbb_aha", "lbbb_strauss", "pr_interval_ms", "heart_rate_bpm", "av_block",
+        "rbbb", "fragmented_qrs", "low_voltage", "not_assessable", "degraded_leads",
+    ):  # fmt: skip
+        assert name in fields

@@ -7,7 +7,7 @@ import pytest
 
 from cardiopredict.ecg import delineate
 from cardiopredict.ecg.windows import RR_FEATURE_NAMES, RRWindow, normalize_window, qrs_window, rr_window
-from cardiopredict.errors import DelineationError, InputError
+from cardiopredict.errors import DelineationError, InputError, SignalQualityError
 from tests.ecg.test_delineation import synthetic_ecg
 
 
@@ -111,12 +111,25 @@ def test_window_needs_a_fitting_beat(pair) -> None:
         rr_window(record, none_valid)
 
 
-def test_nan_inside_window_stays_visible(pair) -> None:
+def test_lead_missing_in_every_beat_is_refused_or_kept_visible(pair) -> None:
     record, d, _onsets = pair
     signal = record.signal.copy()
     signal[3] = np.nan  # aVR missing in every beat
-    window = qrs_window(record.replace(signal=signal), d)
+    gappy = record.replace(signal=signal, meta={"quality": {"aVR": ["all_nan"]}})
+    with pytest.raises(SignalQualityError, match=r"lead\(s\) aVR \(all_nan\) is missing in every beat"):
+        qrs_window(gappy, d)
+    with pytest.raises(SignalQualityError, match=r"RR window of lead\(s\) aVR"):
+        rr_window(gappy, d)
+    window = qrs_window(gappy, d, missing="keep")
     assert np.isnan(window[3]).all() and np.isfinite(window[[0, 1, 2, 4]]).all()
+
+
+def test_infinite_samples_never_reach_a_window(pair) -> None:
+    record, d, _onsets = pair
+    signal = record.signal.copy()
+    signal[7, 100] = np.inf
+    with pytest.raises(SignalQualityError, match=r"lead\(s\) V2 hold ±inf samples"):
+        qrs_window(record.replace(signal=signal), d, missing="keep")
 
 
 def test_gap_in_one_beat_is_filled_by_the_others(pair) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 
+from cardiopredict._io import dumps_strict
 from cardiopredict.cli._common import clean_errors
 
 app = typer.Typer(help="12-lead ECG files: info, delineate, measure, plot.", no_args_is_help=True)
@@ -17,7 +17,21 @@ app = typer.Typer(help="12-lead ECG files: info, delineate, measure, plot.", no_
 FsOption = Annotated[float | None, typer.Option(help="Sampling rate in Hz, if the file does not state it.")]
 UnitsOption = Annotated[str | None, typer.Option(help="mV, uV or V, if the file does not state it.")]
 SheetOption = Annotated[str | None, typer.Option(help="Workbook sheet name, if it holds several.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one strict JSON object (null, never NaN) instead of a table.")
+]
+
+
+def _read(file: Path, fs: float | None, units: str | None, sheet: str | None, *, as_json: bool):
+    """read_ecg with the CLI's options. Warnings about the record (an implausible rate) go to stderr,
+    or into the JSON object (key ``warnings``) with ``--json``, so that stdout stays one JSON document."""
+    from cardiopredict.ecg.io import read_ecg
+
+    record = read_ecg(file, fs=fs, units=units, sheet=sheet)
+    if not as_json:
+        for warning in record.meta.get("warnings", []):
+            typer.echo(f"warning: {warning}", err=True)
+    return record
 
 
 @app.command("info")
@@ -32,9 +46,7 @@ def info(
     as_json: JsonOption = False,
 ) -> None:
     """Print the format, sampling rate, duration, leads and per-lead amplitude range of FILE."""
-    from cardiopredict.ecg.io import read_ecg
-
-    record = read_ecg(file, fs=fs, units=units, sheet=sheet)
+    record = _read(file, fs, units, sheet, as_json=as_json)
     quality = record.meta.get("quality", {})
     with np.errstate(all="ignore"):
         low, high = np.nanmin(record.signal, axis=1), np.nanmax(record.signal, axis=1)
@@ -50,9 +62,11 @@ def info(
             lead: {"min": _finite(lo), "max": _finite(hi), "flags": list(quality.get(lead, []))}
             for lead, lo, hi in zip(record.leads, low, high, strict=True)
         },
+        "record_flags": list(record.meta.get("record_flags", [])),
+        "warnings": list(record.meta.get("warnings", [])),
     }
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(dumps_strict(summary))
         return
     derived = ", ".join(summary["derived_leads"]) or "none"
     typer.echo(f"file:      {file}")
@@ -66,6 +80,8 @@ def info(
         ptp = f"{hi - lo:9.3f}" if lo is not None and hi is not None else f"{'-':>9}"
         cells = " ".join(f"{v:9.3f}" if v is not None else f"{'-':>9}" for v in (lo, hi))
         typer.echo(f"{lead:<5} {cells} {ptp}  {', '.join(values['flags']) or 'ok'}")
+    for flag in summary["record_flags"]:
+        typer.echo(f"record:    {flag} (see the warning above)")
 
 
 def _finite(value: float) -> float | None:
@@ -73,11 +89,12 @@ def _finite(value: float) -> float | None:
 
 
 # --- delineation, measurements, plot (issue 3) -------------------------------------------------
-def _read_and_delineate(file: Path, fs: float | None, units: str | None, sheet: str | None):
+def _read_and_delineate(
+    file: Path, fs: float | None, units: str | None, sheet: str | None, *, as_json: bool = False
+):
     from cardiopredict.ecg import delineate
-    from cardiopredict.ecg.io import read_ecg
 
-    record = read_ecg(file, fs=fs, units=units, sheet=sheet)
+    record = _read(file, fs, units, sheet, as_json=as_json)
     return record, delineate(record)
 
 
@@ -91,9 +108,10 @@ def delineate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Find every QRS complex of FILE: global onset, R peak, offset and duration per beat."""
-    _record, d = _read_and_delineate(file, fs, units, sheet)
+    record, d = _read_and_delineate(file, fs, units, sheet, as_json=as_json)
     if as_json:
-        typer.echo(json.dumps({"file": str(file), **d.to_dict()}, indent=2))
+        warnings = record.meta.get("warnings", [])
+        typer.echo(dumps_strict({"file": str(file), **d.to_dict(), "warnings": warnings}))
         return
     durations = d.qrs_durations_ms
     typer.echo(f"file: {file} — {d.n_beats} beats, {int(d.valid.sum())} valid, fs {d.fs:g} Hz")
@@ -125,15 +143,21 @@ def measure_command(
     """Clinical measurements of FILE: QRS, PR, rate, AV block, LBBB/RBBB, voltage, VCG QRS area."""
     from cardiopredict.ecg.measurements import measure
 
-    record, d = _read_and_delineate(file, fs, units, sheet)
+    record, d = _read_and_delineate(file, fs, units, sheet, as_json=as_json)
     values = measure(record, d, sex=sex).to_dict()
     if as_json:
-        typer.echo(json.dumps({"file": str(file), **values}, indent=2))
+        typer.echo(dumps_strict({"file": str(file), **values, "warnings": record.meta.get("warnings", [])}))
         return
+    reasons, degraded = values.pop("not_assessable"), values.pop("degraded_leads")
     typer.echo(f"file: {file}")
     for name, value in values.items():
-        shown = f"{value:.1f}" if isinstance(value, float) else str(value)
+        if name in reasons:
+            shown = f"not assessable: {reasons[name]}"
+        else:
+            shown = f"{value:.1f}" if isinstance(value, float) else str(value)
         typer.echo(f"{name:<18} {shown}")
+    if degraded:
+        typer.echo("degraded leads:    " + "; ".join(f"{k} ({', '.join(v)})" for k, v in degraded.items()))
 
 
 @app.command("plot")
@@ -141,12 +165,21 @@ def measure_command(
 def plot_command(
     file: Annotated[Path, typer.Argument(help="ECG file (any format read_ecg reads).")],
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    start: Annotated[float, typer.Option(help="First second to draw (10 s are drawn).")] = 0.0,
     fs: FsOption = None,
     units: UnitsOption = None,
     sheet: SheetOption = None,
 ) -> None:
-    """Draw the 12 leads of FILE with the QRS complexes shaded (green valid, red flagged)."""
-    from cardiopredict.plots.ecg_grid import plot_ecg_grid
+    """Draw the 12 leads of FILE with the QRS complexes shaded (green valid, red flagged).
+
+    At most 10 s are drawn (from --start), so a long record stays a readable page.
+    """
+    from cardiopredict.plots.ecg_grid import MAX_SECONDS, plot_ecg_grid
 
     record, d = _read_and_delineate(file, fs, units, sheet)
-    typer.echo(f"wrote {plot_ecg_grid(record, d, out)}")
+    written = plot_ecg_grid(record, d, out, start_s=start)
+    shown = min(MAX_SECONDS, max(record.duration_s - start, 0.0))
+    part = (
+        f" ({shown:.1f} s of {record.duration_s:.1f} s from {start:g} s)" if shown < record.duration_s else ""
+    )
+    typer.echo(f"wrote {written}{part}")

@@ -18,11 +18,12 @@ Every problem of every row is collected and raised together in one :class:`Manif
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cardiopredict.errors import DuplicatePatientError, ManifestError
+from cardiopredict.errors import CardioPredictError, DuplicatePatientError, ManifestError
 
 PATIENT_ID = "patient_id"
 COVARIATE_RANGES: dict[str, tuple[float, float, str]] = {
@@ -112,7 +113,8 @@ def read_manifest(
         and fix. :class:`DuplicatePatientError` when some patient_id is repeated.
     """
     path = Path(path)
-    rows = _read_rows(path)
+    with _named_failures(path):
+        rows = _read_rows(path)
     header, body = _split_header(rows, path)
     required = [PATIENT_ID, *([label_column] if label_column else []), *file_columns]
     missing = [column for column in required if column not in header]
@@ -193,6 +195,21 @@ def read_manifest(
 
 
 # --- reading the table ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def _named_failures(path: Path) -> Iterator[None]:
+    """Any failure reading the file that is not a CardioPredictError becomes a ManifestError naming it."""
+    try:
+        yield
+    except CardioPredictError:
+        raise
+    except Exception as error:  # the reader's last line of defence (MemoryError included)
+        detail = " ".join(str(error).split())[:200]  # one line, shortened
+        raise ManifestError(
+            f"Manifest {path} cannot be read ({type(error).__name__}: {detail}). Re-save it as CSV (UTF-8) "
+            "or xlsx, one row per patient."
+        ) from None
+
+
 def _read_rows(path: Path) -> list[list[Any]]:
     if not path.is_file():
         raise ManifestError(f"Manifest {path} does not exist. Check the path (relative to {Path.cwd()}).")

@@ -1,14 +1,12 @@
 """12-lead ECG: records, readers/writers, filtering, delineation, windows, measurements, simulation.
 
-Signal-processing names (``delineate``, ``QRSDelineation``, ``qrs_window``, ``rr_window``, ``measure``) are
-imported on first use so that ``import cardiopredict.ecg`` stays light.
+Signal-processing names (``delineate``, ``QRSDelineation``, ``qrs_window``, ``rr_window``, ``measure``,
+``quality_issues``) are imported on first use so that ``import cardiopredict.ecg`` stays light.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from cardiopredict._lazy import lazy_exports
 from cardiopredict.ecg.leads import CANONICAL_LEADS, canonical_lead_name
 from cardiopredict.ecg.record import ECGRecord
 
@@ -20,6 +18,7 @@ _LAZY = {
     "RRWindow": "cardiopredict.ecg.windows",
     "measure": "cardiopredict.ecg.measurements",
     "ECGMeasurements": "cardiopredict.ecg.measurements",
+    "quality_issues": "cardiopredict.ecg.io",
 }
 
 __all__ = [
@@ -32,17 +31,8 @@ __all__ = [
     "delineate",
     "measure",
     "qrs_window",
+    "quality_issues",
     "rr_window",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cardiopredict.ecg' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

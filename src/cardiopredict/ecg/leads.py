@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from cardiopredict.errors import MissingLeadError, UnknownLeadError
+from cardiopredict.errors import InputError, LeadError, MissingLeadError, UnknownLeadError
 
 CANONICAL_LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
@@ -100,20 +100,27 @@ def to_canonical_leads(
     Raises
     ------
     UnknownLeadError, MissingLeadError
+        A label that is no lead; a lead that is absent and cannot be derived.
+    LeadError
+        The same lead twice.
+    InputError
+        ``signal`` does not have one row per name.
     """
     signal = np.asarray(signal)
     if signal.ndim != 2 or signal.shape[0] != len(names):
-        raise ValueError(
+        raise InputError(
             f"signal has shape {signal.shape} but {len(names)} lead names were given"
             + (f" ({source})" if source else "")
+            + "; give one name per signal row."
         )
     by_name: dict[str, np.ndarray] = {}
     for row, name in zip(signal, names, strict=True):
         canonical = canonical_lead_name(name, source=source)
         if canonical in by_name:
             where = f" in {source}" if source else ""
-            raise UnknownLeadError(
-                f"Lead {canonical} appears twice{where} (labels {list(names)}). Keep one column per lead."
+            raise LeadError(
+                f"Lead {canonical} appears twice{where} (labels {list(names)}): a duplicated lead, not an "
+                "unknown one. Keep one column per lead."
             )
         by_name[canonical] = row.astype(np.float32, copy=False)
 

@@ -24,6 +24,14 @@ Criteria and their sources (the automatic reading is a screen, not a diagnosis):
   peak and one trough on each side of it — in >= 2 leads of one coronary territory (anterior V1–V5,
   lateral I/aVL/V6, inferior II/III/aVF); for QRS >= 120 ms, more than two extra extrema are required.
 * Paced rhythm (most QRS complexes after a pacing stimulus): LBBB and RBBB are reported False.
+* Wide-complex tachycardia (ventricular rate > 100 bpm with QRS >= 120 ms): LBBB and RBBB are not
+  assessable (``None``): the surface criteria cannot tell ventricular tachycardia from a bundle-branch
+  block conducting a fast supraventricular rhythm, so a BBB call there would be a guess.
+* Degraded leads (``quality_issues``: flat, clipped, NaN run, ±inf or huge values): every measurement
+  that uses such a lead is not assessable (``None``), never a definite negative, with the reason in
+  ``not_assessable`` (field -> reason). Low voltage and fragmentation use the clean leads: a positive
+  finding there stands, a negative one with degraded leads in the group is not assessable. The global
+  measures (QRS duration, heart rate, PR, AV block) need >= 6 clean leads.
 * Low voltage: QRS peak-to-peak < 0.5 mV in every limb lead, or < 1.0 mV in every precordial lead.
 * PR interval: median over dominant beats of (QRS onset − P onset); NaN unless the PR is consistent (IQR
   <= 40 ms) and a P wave is found before >= 50 % of the QRS complexes (by ``delineate``, or as an atrial
@@ -45,13 +53,14 @@ Criteria and their sources (the automatic reading is a screen, not a diagnosis):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import signal as sps
 
 from cardiopredict.ecg.delineation import QRSDelineation, _low_frequency_velocity, find_p_wave
 from cardiopredict.ecg.filters import bandpass
+from cardiopredict.ecg.io import degraded_leads
 from cardiopredict.ecg.record import ECGRecord
 from cardiopredict.ecg.windows import PRE_ONSET_MS, qrs_window
 from cardiopredict.errors import InputError, MissingLeadError
@@ -77,11 +86,28 @@ TERRITORIES = {
 Q_WAVE_MV = 0.05
 NOTCH_PROMINENCE_MV = 0.04
 BEAT_MS = 400  # length of the representative beat, from 40 ms before onset
+WCT_RATE_BPM = 100.0
+WCT_QRS_MS = 120.0
+MIN_CLEAN_LEADS = 6  # for the global measures (QRS duration, rate, PR, AV block)
+# the leads each lead-specific measurement reads (low voltage and fragmentation are handled apart)
+CRITERION_LEADS = {
+    "lbbb_aha": ("I", "V1", "V5", "V6"),
+    "lbbb_strauss": ("I", "aVL", "V1", "V2", "V5", "V6"),
+    "rbbb": ("I", "V1", "V2", "V6"),
+    "sokolow_lyon_mv": ("V1", "V5", "V6"),
+    "cornell_mv": ("aVL", "V3"),
+    "cornell_lvh": ("aVL", "V3"),
+    "qrs_area_uvs": KORS_LEADS,
+    "qrs_axis_deg": ("I", "aVF"),
+}
+GLOBAL_FIELDS = ("qrs_duration_ms", "heart_rate_bpm", "pr_interval_ms", "av_block")
 
 
 @dataclass(frozen=True)
 class ECGMeasurements:
     """Clinical measurements of one ECG (see the module docstring for each definition).
+
+    Every measurement may be ``None``: not assessable, with the reason in ``not_assessable``.
 
     Parameters
     ----------
@@ -94,6 +120,7 @@ class ECGMeasurements:
     av_block : int
         0, 1, 2 or 3 (degree).
     lbbb_aha, lbbb_strauss, rbbb : bool
+        None in a wide-complex tachycardia or with a degraded lead the criterion reads.
     sokolow_lyon_mv, cornell_mv : float
     cornell_lvh : bool or None
         None when ``sex`` was not given.
@@ -108,26 +135,32 @@ class ECGMeasurements:
     n_beats, n_valid_beats : int
     sex : str or None
         The sex the sex-specific criteria used ("M"/"F").
+    not_assessable : dict
+        Field name -> why it is ``None`` (degraded leads named, or the wide-complex tachycardia).
+    degraded_leads : dict
+        Lead -> the flags that made it unusable (from ``quality_issues``); empty when all leads are clean.
     """
 
-    qrs_duration_ms: float
-    heart_rate_bpm: float
-    pr_interval_ms: float
-    av_block: int
-    lbbb_aha: bool
-    lbbb_strauss: bool
-    rbbb: bool
-    sokolow_lyon_mv: float
-    cornell_mv: float
+    qrs_duration_ms: float | None
+    heart_rate_bpm: float | None
+    pr_interval_ms: float | None
+    av_block: int | None
+    lbbb_aha: bool | None
+    lbbb_strauss: bool | None
+    rbbb: bool | None
+    sokolow_lyon_mv: float | None
+    cornell_mv: float | None
     cornell_lvh: bool | None
-    qrs_area_uvs: float
-    qrs_axis_deg: float
-    fragmented_qrs: bool
-    low_voltage: bool
+    qrs_area_uvs: float | None
+    qrs_axis_deg: float | None
+    fragmented_qrs: bool | None
+    low_voltage: bool | None
     paced: bool
     n_beats: int
     n_valid_beats: int
     sex: str | None
+    not_assessable: dict[str, str] = field(default_factory=dict)
+    degraded_leads: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain dict of the fields (floats, ints, bools, None)."""
@@ -454,6 +487,8 @@ def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None =
     Returns
     -------
     ECGMeasurements
+        Measurements that degraded leads or a wide-complex tachycardia make unreliable are ``None``,
+        with the reason in ``not_assessable``.
 
     Raises
     ------
@@ -477,13 +512,48 @@ def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None =
     durations = delineation.qrs_durations_ms[dominant_valid]
     qrs_ms = float(np.median(durations)) if len(durations) else float("nan")
     beat = qrs_window(
-        record, replace(delineation, valid=dominant_valid), n_samples=BEAT_MS, mode="fixed"
-    )  # 1 sample = 1 ms
+        record, replace(delineation, valid=dominant_valid), n_samples=BEAT_MS, mode="fixed", missing="keep"
+    )  # 1 sample = 1 ms; a lead missing in every beat stays NaN and is not assessable below
     onset = int(PRE_ONSET_MS)
     offset = min(onset + round(qrs_ms), BEAT_MS)
     leads = {name: _lead_morphology(beat[i], onset, offset) for i, name in enumerate(record.leads)}
+    degraded = degraded_leads(record)
+    for name, lead in leads.items():  # missing in every beat of the representative QRS
+        if name not in degraded and not np.isfinite(lead.qrs).all():
+            degraded[name] = ["nan_run"]
+    values = {
+        **_bundle_branch_blocks(leads, qrs_ms, sex_code),
+        **_voltage(leads, sex_code),
+        **_vcg(leads),
+        "fragmented_qrs": _fragmented(leads, qrs_ms, degraded),
+        "low_voltage": _low_voltage(leads, degraded),
+    }
+    paced = bool(delineation.paced is not None and delineation.paced.mean() >= 0.5)
+    if paced:  # a paced QRS is not a bundle-branch block
+        values.update(lbbb_aha=False, lbbb_strauss=False, rbbb=False)
+    pr_ms, av_block = _p_and_av_block(record, delineation)
+    rr = delineation.rr_intervals_ms
+    values.update(
+        qrs_duration_ms=round(qrs_ms, 1),
+        heart_rate_bpm=round(float(60000.0 / rr.mean()), 1),
+        pr_interval_ms=pr_ms,
+        av_block=int(av_block),
+    )
+    reasons = _not_assessable(values, degraded, paced=paced)
+    values.update(dict.fromkeys(reasons))
+    return ECGMeasurements(
+        **values,
+        paced=paced,
+        n_beats=delineation.n_beats,
+        n_valid_beats=int(valid.sum()),
+        sex=sex_code,
+        not_assessable=reasons,
+        degraded_leads=degraded,
+    )
 
-    # bundle branch blocks
+
+def _bundle_branch_blocks(leads: dict[str, _Lead], qrs_ms: float, sex_code: str | None) -> dict[str, bool]:
+    """LBBB (AHA 2009, Strauss 2011) and RBBB (AHA 2009) on the representative beat."""
     v1, v2, v5, v6, lead_i = leads["V1"], leads["V2"], leads["V5"], leads["V6"], leads["I"]
     lbbb_aha = bool(
         qrs_ms >= 120
@@ -506,50 +576,81 @@ def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None =
         for name in ("V1", "V2")
     )
     wide_s = any(terminal(leads[name])[1] > terminal(leads[name])[0] for name in ("I", "V6"))
-    rbbb = bool(qrs_ms >= 120 and r_prime and wide_s)
-    paced = bool(delineation.paced is not None and delineation.paced.mean() >= 0.5)
-    if paced:
-        lbbb_aha = lbbb_strauss = rbbb = False
+    return {
+        "lbbb_aha": lbbb_aha,
+        "lbbb_strauss": lbbb_strauss,
+        "rbbb": bool(qrs_ms >= 120 and r_prime and wide_s),
+    }
 
-    # voltage
-    sokolow = float(v1.s_mv + max(v5.r_mv, v6.r_mv))
+
+def _voltage(leads: dict[str, _Lead], sex_code: str | None) -> dict[str, float | bool | None]:
+    """Sokolow-Lyon and Cornell voltage (mV), Cornell LVH (None without sex)."""
+    sokolow = float(leads["V1"].s_mv + max(leads["V5"].r_mv, leads["V6"].r_mv))
     cornell = float(leads["aVL"].r_mv + leads["V3"].s_mv)
     cornell_lvh = None if sex_code is None else bool(cornell > (2.8 if sex_code == "M" else 2.0))
-    low_voltage = bool(
-        all(leads[name].peak_to_peak_mv < 0.5 for name in LIMB_LEADS)
-        or all(leads[name].peak_to_peak_mv < 1.0 for name in PRECORDIAL_LEADS)
-    )
+    return {"sokolow_lyon_mv": round(sokolow, 3), "cornell_mv": round(cornell, 3), "cornell_lvh": cornell_lvh}
 
-    # VCG (Kors) QRS area, µV·s: mV·ms == µV·s
+
+def _vcg(leads: dict[str, _Lead]) -> dict[str, float]:
+    """Kors-VCG QRS area (µV·s: mV·ms == µV·s) and the frontal QRS axis (degrees)."""
     eight = np.stack([leads[name].qrs for name in KORS_LEADS])
     xyz = KORS_MATRIX @ eight
     qrs_area = float(np.sqrt((xyz.sum(axis=1) ** 2).sum()))
     axis = float(np.degrees(np.arctan2(leads["aVF"].qrs.sum(), leads["I"].qrs.sum())))
+    return {"qrs_area_uvs": round(qrs_area, 1), "qrs_axis_deg": round(axis, 1)}
 
-    # fragmentation
+
+def _fragmented(leads: dict[str, _Lead], qrs_ms: float, degraded: dict[str, list[str]]) -> bool | None:
+    """fQRS in >= 2 clean leads of one territory; None when negative with a degraded lead in a territory."""
     needed = 1 if qrs_ms < 120 else 3
-    fragmented = {name for name, lead in leads.items() if _extra_extrema(lead.qrs) >= needed}
-    fragmented_qrs = any(len(fragmented & set(group)) >= 2 for group in TERRITORIES.values())
+    fragmented = {
+        name for name, lead in leads.items() if name not in degraded and _extra_extrema(lead.qrs) >= needed
+    }
+    if any(len(fragmented & set(group)) >= 2 for group in TERRITORIES.values()):
+        return True
+    if any(set(group) & set(degraded) for group in TERRITORIES.values()):
+        return None
+    return False
 
-    pr_ms, av_block = _p_and_av_block(record, delineation)
-    rr = delineation.rr_intervals_ms
-    return ECGMeasurements(
-        qrs_duration_ms=round(qrs_ms, 1),
-        heart_rate_bpm=round(float(60000.0 / rr.mean()), 1),
-        pr_interval_ms=pr_ms,
-        av_block=int(av_block),
-        lbbb_aha=lbbb_aha,
-        lbbb_strauss=lbbb_strauss,
-        rbbb=rbbb,
-        sokolow_lyon_mv=round(sokolow, 3),
-        cornell_mv=round(cornell, 3),
-        cornell_lvh=cornell_lvh,
-        qrs_area_uvs=round(qrs_area, 1),
-        qrs_axis_deg=round(axis, 1),
-        fragmented_qrs=bool(fragmented_qrs),
-        low_voltage=low_voltage,
-        paced=paced,
-        n_beats=delineation.n_beats,
-        n_valid_beats=int(valid.sum()),
-        sex=sex_code,
-    )
+
+def _low_voltage(leads: dict[str, _Lead], degraded: dict[str, list[str]]) -> bool | None:
+    """QRS < 0.5 mV in every limb lead or < 1.0 mV in every precordial lead, judged on clean groups."""
+    verdicts = []
+    for group, limit in ((LIMB_LEADS, 0.5), (PRECORDIAL_LEADS, 1.0)):
+        if set(group) & set(degraded):
+            verdicts.append(None)
+        else:
+            verdicts.append(all(leads[name].peak_to_peak_mv < limit for name in group))
+    if True in verdicts:
+        return True
+    return None if None in verdicts else False
+
+
+def _not_assessable(values: dict, degraded: dict[str, list[str]], *, paced: bool) -> dict[str, str]:
+    """Field -> reason for every measurement that cannot be trusted on this ECG."""
+    reasons: dict[str, str] = {}
+
+    def named(lead_names: tuple[str, ...] | list[str]) -> str:
+        return ", ".join(f"{lead} ({'/'.join(degraded[lead])})" for lead in lead_names)
+
+    for name, needed in CRITERION_LEADS.items():
+        bad = [lead for lead in needed if lead in degraded]
+        if bad and values.get(name) is not None:
+            reasons[name] = f"degraded lead(s) {named(bad)}"
+    for name in ("fragmented_qrs", "low_voltage"):
+        if values[name] is None:
+            reasons[name] = f"negative on the clean leads, but lead(s) {named(sorted(degraded))} are degraded"
+    clean = 12 - len(degraded)
+    if clean < MIN_CLEAN_LEADS:
+        for name in GLOBAL_FIELDS:
+            reasons[name] = (
+                f"only {clean} clean leads (>= {MIN_CLEAN_LEADS} needed); degraded: {named(sorted(degraded))}"
+            )
+    rate, qrs = values["heart_rate_bpm"], values["qrs_duration_ms"]
+    if not paced and rate > WCT_RATE_BPM and qrs >= WCT_QRS_MS:
+        for name in ("lbbb_aha", "lbbb_strauss", "rbbb"):
+            reasons[name] = (
+                f"wide-complex tachycardia (rate {rate:.0f} bpm, QRS {qrs:.0f} ms): surface criteria cannot "
+                "tell ventricular tachycardia from a bundle-branch block, so they are not applied"
+            )
+    return reasons

@@ -3,8 +3,10 @@
 Both windows are cut from the baseline-corrected signal (0.5 Hz zero-phase high-pass) of every lead, from
 the *valid* beats of a :class:`~cardiopredict.ecg.delineation.QRSDelineation`, and the per-ECG
 representative beat is the sample-wise median across beats (robust to an ectopic beat or a noisy one).
-A sample missing (NaN) in some beats is the median of the others; one missing in every beat stays NaN (the
-caller decides; the studies refuse such ECGs with the lead named).
+A sample missing (NaN) in some beats is the median of the others. A sample missing in every beat makes the
+window refuse the ECG (:class:`~cardiopredict.errors.SignalQualityError` naming the leads), so non-finite
+values never reach a model; ``missing="keep"`` returns it as NaN instead (``measure`` uses that, and marks
+the measurements of those leads not assessable). ±inf in the record is always refused.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from scipy import signal as sps
 from cardiopredict.ecg.delineation import QRSDelineation
 from cardiopredict.ecg.filters import remove_baseline
 from cardiopredict.ecg.record import ECGRecord
-from cardiopredict.errors import DelineationError, InputError
+from cardiopredict.errors import DelineationError, InputError, SignalQualityError
 
 __all__ = ["RR_FEATURE_NAMES", "RRWindow", "normalize_window", "qrs_window", "rr_window"]
 
@@ -29,6 +31,7 @@ PRE_ONSET_MS = 40.0
 RR_BEFORE_FRACTION = 0.35
 
 Normalize = Literal["none", "zscore", "maxabs"]
+Missing = Literal["raise", "keep"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,16 @@ def normalize_window(window: np.ndarray, normalize: str) -> np.ndarray:
     raise InputError(f"normalize={normalize!r}: choose 'none', 'zscore' or 'maxabs'.")
 
 
-def _check_pair(record: ECGRecord, delineation: QRSDelineation) -> None:
+def _check_pair(record: ECGRecord, delineation: QRSDelineation, *, missing: str = "raise") -> None:
+    if missing not in ("raise", "keep"):
+        raise InputError(f"missing={missing!r}: choose 'raise' or 'keep'.")
+    infinite = np.isinf(record.signal).any(axis=1)
+    if infinite.any():
+        leads = [lead for lead, bad in zip(record.leads, infinite, strict=True) if bad]
+        raise SignalQualityError(
+            f"{record.record_id or 'record'}: lead(s) {', '.join(leads)} hold ±inf samples. Read files with "
+            "cardiopredict.read_ecg (it makes them missing and flags the lead), or set them to NaN."
+        )
     if abs(record.fs - delineation.fs) > 1e-6:
         raise InputError(
             f"{record.record_id or 'record'}: delineation was made at {delineation.fs:g} Hz but the "
@@ -81,6 +93,25 @@ def _check_pair(record: ECGRecord, delineation: QRSDelineation) -> None:
             f"{int(delineation.qrs_offsets.max())} but the record has {record.n_samples}; "
             "it belongs to another record."
         )
+
+
+def _refuse_missing(record: ECGRecord, window: np.ndarray, what: str, missing: str) -> np.ndarray:
+    """``window`` (..., n_leads, n_samples) if finite or ``missing="keep"``; else the leads are named."""
+    if missing == "keep" or np.isfinite(window).all():
+        return window
+    gaps = ~np.isfinite(window).reshape(-1, *window.shape[-2:]).all(axis=(0, 2))
+    quality = record.meta.get("quality", {})
+    named = [
+        lead + (f" ({', '.join(quality[lead])})" if quality.get(lead) else "")
+        for lead, gap in zip(record.leads, gaps, strict=True)
+        if gap
+    ]
+    name = record.record_id or record.meta.get("source") or "record"
+    raise SignalQualityError(
+        f"{name}: the {what} of lead(s) {', '.join(named)} "
+        "is missing in every beat, so it cannot be a model input. Re-export the ECG or repair those leads "
+        "(docs/RELIABILITY.md)."
+    )
 
 
 def _baseline_corrected(record: ECGRecord) -> np.ndarray:
@@ -111,6 +142,7 @@ def qrs_window(
     mode: Literal["fixed", "stretch"] = "fixed",
     beats: Literal["median", "all"] = "median",
     normalize: Normalize = "none",
+    missing: Missing = "raise",
 ) -> np.ndarray:
     """Fixed-length QRS window of every lead (the paper's 250-sample input).
 
@@ -129,6 +161,8 @@ def qrs_window(
         Median beat across valid beats (aligned on QRS onset), or every valid beat that fits.
     normalize : {"none", "zscore", "maxabs"}
         See :func:`normalize_window`; applied to the representative beat (or to each beat).
+    missing : {"raise", "keep"}
+        What to do with a sample missing in every beat: refuse the ECG, or return it as NaN.
 
     Returns
     -------
@@ -139,8 +173,10 @@ def qrs_window(
     ------
     DelineationError
         If no valid beat fits inside the record.
+    SignalQualityError
+        ±inf in the record, or (``missing="raise"``) a lead missing in every beat.
     """
-    _check_pair(record, delineation)
+    _check_pair(record, delineation, missing=missing)
     if mode not in ("fixed", "stretch"):
         raise InputError(f"mode={mode!r}: choose 'fixed' or 'stretch'.")
     if beats not in ("median", "all"):
@@ -180,10 +216,9 @@ def qrs_window(
     if not cut:
         raise _no_beats_error(record, f"{mode} QRS window", len(valid_idx), delineation.n_beats)
     stack = np.stack(cut)
-    if beats == "median":
-        out = _median_beat(stack)
-        return normalize_window(out, normalize).astype(np.float32)
-    return normalize_window(stack, normalize).astype(np.float32)
+    out = _median_beat(stack) if beats == "median" else stack
+    out = _refuse_missing(record, out, f"{mode} QRS window", missing)
+    return normalize_window(out, normalize).astype(np.float32)
 
 
 def _median_beat(stack: np.ndarray) -> np.ndarray:
@@ -225,6 +260,7 @@ def rr_window(
     *,
     n_samples: int = 500,
     normalize: Normalize = "none",
+    missing: Missing = "raise",
 ) -> RRWindow:
     """RR-extended window: one whole cardiac cycle around each QRS, resampled to a fixed length.
 
@@ -243,6 +279,8 @@ def rr_window(
     n_samples : int
         Points per cycle.
     normalize : {"none", "zscore", "maxabs"}
+    missing : {"raise", "keep"}
+        As for :func:`qrs_window`.
 
     Returns
     -------
@@ -253,8 +291,10 @@ def rr_window(
     ------
     DelineationError
         Fewer than two beats, or no valid cycle inside the record.
+    SignalQualityError
+        As for :func:`qrs_window`.
     """
-    _check_pair(record, delineation)
+    _check_pair(record, delineation, missing=missing)
     if n_samples < 8:
         raise InputError(f"n_samples={n_samples}: an RR window needs at least 8 samples.")
     features = rr_features_ms(delineation)
@@ -272,5 +312,6 @@ def rr_window(
         cycles.append(_resample_segment(signal[:, a:b], n_samples))
     if not cycles:
         raise _no_beats_error(record, "whole-cycle RR window", len(valid_idx), delineation.n_beats)
-    window = normalize_window(_median_beat(np.stack(cycles)), normalize).astype(np.float32)
+    window = _refuse_missing(record, _median_beat(np.stack(cycles)), "RR window", missing)
+    window = normalize_window(window, normalize).astype(np.float32)
     return RRWindow(window=window, rr_features=features)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from cardiopredict.cmr.io._guard import named_failures
 from cardiopredict.errors import ContourError, LGEFormatError
 
 STRUCTURES = ("epicardium", "endocardium", "insertion_point")
@@ -174,25 +175,26 @@ def read_contours(path: str | Path) -> list[SliceContours]:
         Non-numeric or non-finite coordinates, a structure given twice for a slice.
     """
     path = Path(path)
-    if not path.exists():
-        raise LGEFormatError(f"contour path {path} does not exist")
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.txt") if _SUNNYBROOK.search(p.name))
-        if not files:
-            raise LGEFormatError(
-                f"{path}: no Sunnybrook contour files (IM-*-NNNN-[io]contour-manual.txt) found"
-            )
-        return _read_sunnybrook(files)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        return _read_json(path)
-    if suffix == ".csv":
-        return _read_csv(path)
-    if _SUNNYBROOK.search(path.name):
-        return _read_sunnybrook([path])
-    raise LGEFormatError(
-        f"{path}: unknown contour file type; use .json, .csv or Sunnybrook IM-*-contour-manual.txt"
-    )
+    with named_failures(path, "contour file"):
+        if not path.exists():
+            raise LGEFormatError(f"contour path {path} does not exist")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.txt") if _SUNNYBROOK.search(p.name))
+            if not files:
+                raise LGEFormatError(
+                    f"{path}: no Sunnybrook contour files (IM-*-NNNN-[io]contour-manual.txt) found"
+                )
+            return _read_sunnybrook(files)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            return _read_json(path)
+        if suffix == ".csv":
+            return _read_csv(path)
+        if _SUNNYBROOK.search(path.name):
+            return _read_sunnybrook([path])
+        raise LGEFormatError(
+            f"{path}: unknown contour file type; use .json, .csv or Sunnybrook IM-*-contour-manual.txt"
+        )
 
 
 def contours_to_rows(contours: list[SliceContours]) -> list[dict[str, Any]]:

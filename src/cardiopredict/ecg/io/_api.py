@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cardiopredict._atomic import publish
-from cardiopredict.ecg.io._quality import assess_quality
+from cardiopredict._io import atomic_target
+from cardiopredict.ecg.io._quality import assess_quality, mask_invalid
 from cardiopredict.ecg.io._raw import RawECG, mv_factor
 from cardiopredict.ecg.io._sniff import sniff_format
-from cardiopredict.ecg.io._table import read_csv, read_sheet, read_sheets, write_csv, write_xlsx
+from cardiopredict.ecg.io._table import read_csv, read_sheet, read_sheets, write_csv
 from cardiopredict.ecg.io._wfdb import read_wfdb, write_wfdb
-from cardiopredict.ecg.leads import to_canonical_leads
+from cardiopredict.ecg.io._xlsx import write_xlsx_sheets
+from cardiopredict.ecg.leads import canonical_lead_name, to_canonical_leads
 from cardiopredict.ecg.record import MIN_SAMPLING_RATE_HZ, ECGRecord
-from cardiopredict.errors import ECGFormatError, InputError, SamplingRateError, UnitError
+from cardiopredict.errors import (
+    CardioPredictError,
+    CorruptFileError,
+    ECGFormatError,
+    InputError,
+    SamplingRateError,
+    UnitError,
+)
 
-HINTS = ("fs", "units", "sheet", "patient_id", "record_id")
 WRITE_FORMATS = {".xlsx": "xlsx", ".csv": "csv", ".hea": "wfdb", "": "wfdb"}
 _SHEET_NAME = re.compile(r"^[^\[\]:*?/\\]{1,31}$")
 
 
-def read_ecg(path: str | os.PathLike[str], **hints: Any) -> ECGRecord:
+def read_ecg(
+    path: str | os.PathLike[str],
+    *,
+    fs: float | None = None,
+    units: str | None = None,
+    sheet: str | int | None = None,
+    patient_id: str | None = None,
+    record_id: str | None = None,
+) -> ECGRecord:
     """Read a 12-lead ECG file of any supported format into an :class:`ECGRecord`.
 
     The format is detected from the content: WFDB (``.hea`` + ``.dat``/``.mat``), Excel (xlsx/xls) and
     CSV in the clinical-export layout (``docs/DATA_FORMATS.md``), DICOM 12-lead waveform, GE MUSE XML,
-    Philips XML, HL7 aECG and SCP-ECG.
+    Philips XML, HL7 aECG and SCP-ECG. Whatever goes wrong, the error is a
+    :class:`~cardiopredict.errors.CardioPredictError` naming the file (``docs/RELIABILITY.md``).
 
     Parameters
     ----------
@@ -39,10 +55,11 @@ def read_ecg(path: str | os.PathLike[str], **hints: Any) -> ECGRecord:
         The file. A WFDB record may be named by its header, its signal file or without suffix.
     fs : float, optional
         Sampling rate in Hz, for files that do not state it (must agree with the file when it does).
+        Never assumed: a file without a rate and no ``fs`` raises :class:`SamplingRateError`.
     units : {"mV", "uV", "V"}, optional
         Signal unit, for files that do not state it (must agree with the file when it does).
     sheet : str or int, optional
-        Workbook sheet (name or 0-based index) when a workbook holds several.
+        Workbook sheet (name or 0-based index) when a workbook holds several; workbooks only.
     patient_id, record_id : str, optional
         Identifiers stored on the record. ``record_id`` defaults to the file name without suffix;
         identifiers found inside the file are never used.
@@ -50,13 +67,14 @@ def read_ecg(path: str | os.PathLike[str], **hints: Any) -> ECGRecord:
     Returns
     -------
     ECGRecord
-        ``signal`` of shape (12, n_samples), float32, mV, canonical lead order; ``meta`` holds
-        ``format``, ``source``, ``derived_leads`` and ``quality`` (lead -> flags such as ``"flat"``,
-        ``"nan_run"``, ``"all_nan"``, ``"amplitude"``).
+        ``signal`` of shape (12, n_samples), float32, mV, canonical lead order, finite or NaN (±inf and
+        samples beyond ±1 V become NaN and are flagged); ``meta`` holds ``format``, ``source``,
+        ``derived_leads``, ``quality`` (lead -> flags from :data:`QUALITY_FLAGS`), and, when the rate
+        looks wrong for the signal, ``record_flags`` (``["fs_implausible"]``) and ``warnings``.
 
     Raises
     ------
-    ECGFormatError, CorruptFileError, EmptyDataError, MissingLeadError, UnknownLeadError,
+    ECGFormatError, CorruptFileError, EmptyDataError, LeadError, MissingLeadError, UnknownLeadError,
     SamplingRateError, UnitError, SignalQualityError
         Each names the file (and lead/cell where relevant) and says what to do.
 
@@ -66,37 +84,54 @@ def read_ecg(path: str | os.PathLike[str], **hints: Any) -> ECGRecord:
     >>> record.signal.shape, record.fs  # doctest: +SKIP
     ((12, 5000), 500.0)
     """
-    hints = _check_hints(hints, allowed=HINTS)
     path = Path(path)
-    fmt, target = sniff_format(path)
-    if "sheet" in hints and fmt not in ("xlsx", "xls"):
-        raise InputError(f"sheet={hints['sheet']!r} was given but {path} is {fmt}, not a workbook. Drop it.")
-    raw = _read_raw(fmt, target, sheet=hints.get("sheet"))
-    default_id = target.name.removesuffix(target.suffix) if target.suffix else target.name
-    return _finalize(raw, target, hints, record_id=hints.get("record_id") or default_id)
+    with _named_failures(path, "ECG"):
+        fmt, target = sniff_format(path)
+    if sheet is not None and fmt not in ("xlsx", "xls"):
+        raise InputError(f"sheet={sheet!r} was given but {path} is {fmt}, not a workbook. Drop it.")
+    with _named_failures(target, fmt):
+        raw = _read_raw(fmt, target, sheet=sheet)
+        default_id = target.name.removesuffix(target.suffix) if target.suffix else target.name
+        return _finalize(
+            raw, target, fs=fs, units=units, patient_id=patient_id, record_id=record_id or default_id
+        )
 
 
-def read_ecg_workbook(path: str | os.PathLike[str], **hints: Any) -> list[ECGRecord]:
+def read_ecg_workbook(
+    path: str | os.PathLike[str],
+    *,
+    fs: float | None = None,
+    units: str | None = None,
+    patient_id: str | None = None,
+) -> list[ECGRecord]:
     """Read a workbook holding one ECG per sheet; ``record_id`` of each record is its sheet name.
 
     Parameters
     ----------
     path : str or Path
         xlsx or xls workbook; every sheet in the layout of ``docs/DATA_FORMATS.md``.
-    fs, units, patient_id
-        As for :func:`read_ecg`, applied to every sheet.
+    fs : float, optional
+        Sampling rate in Hz for sheets that do not state it (as for :func:`read_ecg`).
+    units : {"mV", "uV", "V"}, optional
+        Signal unit for sheets that do not state it.
+    patient_id : str, optional
+        Stored on every record.
 
     Returns
     -------
     list of ECGRecord
         In sheet order. A sheet that cannot be read raises, naming the sheet.
     """
-    hints = _check_hints(hints, allowed=("fs", "units", "patient_id"))
     path = Path(path)
-    fmt, target = sniff_format(path)
+    with _named_failures(path, "ECG"):
+        fmt, target = sniff_format(path)
     if fmt not in ("xlsx", "xls"):
         raise ECGFormatError(f"{path} is {fmt}, not an Excel workbook; use read_ecg for a single ECG file.")
-    return [_finalize(raw, target, hints, record_id=name) for name, raw in read_sheets(target, fmt=fmt)]
+    with _named_failures(target, fmt):
+        return [
+            _finalize(raw, target, fs=fs, units=units, patient_id=patient_id, record_id=name)
+            for name, raw in read_sheets(target, fmt=fmt)
+        ]
 
 
 def write_ecg(record: ECGRecord, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
@@ -128,7 +163,7 @@ def write_ecg(record: ECGRecord, path: str | os.PathLike[str], *, format: str | 
     if fmt == "wfdb":
         return write_wfdb(record, path)
     if fmt == "csv":
-        with _atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        with atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
             write_csv(record, handle)
         return path
     return write_ecg_workbook([record], path, sheet_names=[_default_sheet_name(record, 0)])
@@ -170,9 +205,7 @@ def write_ecg_workbook(
             )
             + ". Sheet names must be unique, 1-31 characters, without []:*?/\\."
         )
-    with _atomic_target(path) as tmp:
-        write_xlsx(records, names, tmp)
-    return path
+    return write_xlsx_sheets(records, names, path, decimals=None)
 
 
 # --- internals -----------------------------------------------------------------------------------
@@ -188,14 +221,42 @@ def _read_raw(fmt: str, target: Path, *, sheet: str | int | None) -> RawECG:
     return _vendor.read_vendor(fmt, target)
 
 
-def _finalize(raw: RawECG, path: Path, hints: dict[str, Any], *, record_id: str) -> ECGRecord:
-    """Apply hints, convert to mV and canonical leads, assess quality, build the record."""
+@contextlib.contextmanager
+def _named_failures(path: Path, fmt: str) -> Iterator[None]:
+    """Turn any failure that is not already a :class:`CardioPredictError` into one naming the file.
+
+    The readers name the expected failures precisely; this is the net under them, so that no bad file
+    ever surfaces as a bare ``ValueError``/``struct.error``/``MemoryError`` from a parsing library.
+    """
+    try:
+        yield
+    except CardioPredictError:
+        raise
+    except Exception as error:  # the reader's last line of defence (MemoryError included)
+        detail = " ".join(str(error).split())[:200]  # one line, shortened
+        raise CorruptFileError(
+            f"{fmt} file {path} cannot be read ({type(error).__name__}: {detail}). It is damaged, "
+            "truncated or a variant cardiopredict does not handle; re-export it (docs/DATA_FORMATS.md)."
+        ) from None
+
+
+def _finalize(
+    raw: RawECG,
+    path: Path,
+    *,
+    fs: float | None,
+    units: str | None,
+    patient_id: str | None,
+    record_id: str,
+) -> ECGRecord:
+    """Apply fs/units, convert to mV and canonical leads, mask unusable samples, assess quality."""
     source = str(path) + (f" (sheet {raw.meta['sheet']!r})" if "sheet" in raw.meta else "")
-    fs = _resolve_fs(raw.fs, hints.get("fs"), source=source)
-    factors = _mv_factors(raw, hints.get("units"), source=source)
-    signal = (raw.signal * factors[:, None]).astype(np.float32)
-    signal, leads, derived = to_canonical_leads(signal, raw.lead_names, source=source)
-    signal, quality, info = assess_quality(signal, fs, leads, source=source)
+    rate = _resolve_fs(raw.fs, fs, source=source)
+    factors = _mv_factors(raw, units, source=source)
+    values, non_finite, huge = mask_invalid(raw.signal * factors[:, None])
+    signal, leads, derived = to_canonical_leads(values, raw.lead_names, source=source)
+    masked = _masked_flags(raw.lead_names, non_finite, huge, derived)
+    signal, quality, info = assess_quality(signal, rate, leads, source=source, masked=masked)
     meta: dict[str, Any] = {
         "format": raw.format,
         "source": str(path),
@@ -207,12 +268,28 @@ def _finalize(raw: RawECG, path: Path, hints: dict[str, Any], *, record_id: str)
     }
     return ECGRecord(
         signal=np.ascontiguousarray(signal),
-        fs=fs,
+        fs=rate,
         leads=leads,
-        patient_id=None if hints.get("patient_id") is None else str(hints["patient_id"]),
+        patient_id=None if patient_id is None else str(patient_id),
         record_id=str(record_id),
         meta=meta,
     )
+
+
+def _masked_flags(
+    names: Sequence[str], non_finite: np.ndarray, huge: np.ndarray, derived: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """Canonical lead -> ``non_finite``/``huge`` flags; a lead derived from I and II inherits theirs."""
+    flags: dict[str, list[str]] = {}
+    for name, inf_row, huge_row in zip(names, non_finite, huge, strict=True):
+        found = [flag for flag, hit in (("non_finite", inf_row), ("huge", huge_row)) if hit]
+        if found:
+            flags[canonical_lead_name(name)] = found
+    inherited = sorted(set(flags.get("I", [])) | set(flags.get("II", [])))
+    for lead in derived:
+        if inherited:
+            flags[lead] = inherited
+    return flags
 
 
 def _resolve_fs(file_fs: float | None, hint: Any, *, source: str) -> float:
@@ -267,16 +344,6 @@ def _mv_factors(raw: RawECG, hint: Any, *, source: str) -> np.ndarray:
     return np.asarray(factors, dtype=np.float64)
 
 
-def _check_hints(hints: dict[str, Any], *, allowed: Sequence[str]) -> dict[str, Any]:
-    """Refuse misspelt hints (they would be silently ignored); drop hints given as None."""
-    unknown = sorted(set(hints) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"Unknown option(s) {', '.join(unknown)}; this function accepts {', '.join(allowed)}."
-        )
-    return {key: value for key, value in hints.items() if value is not None}
-
-
 def _write_format(path: Path, format: str | None) -> str:
     if format is None:
         fmt = WRITE_FORMATS.get(path.suffix.lower())
@@ -294,23 +361,3 @@ def _write_format(path: Path, format: str | None) -> str:
 def _default_sheet_name(record: ECGRecord, index: int) -> str:
     name = str(record.record_id or "")
     return name if _SHEET_NAME.match(name) else f"ecg{index + 1}"
-
-
-class _atomic_target:  # noqa: N801 - used as a context manager like open()
-    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(handle)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            publish(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)

@@ -25,6 +25,20 @@ _WFDB_RECORD_LINE = re.compile(
     r"^[\w\-.~]+(?:/\d+)?[ \t]+\d+(?:[ \t]+[\d.eE+-]+(?:/[\d.eE+-]+)?(?:\([^)]*\))?)?"
 )
 _XML_ROOT = re.compile(rb"<(?!\?|!)(?:[\w.-]+:)?([\w.-]+)")
+# Containers we recognise but do not read: magic bytes -> what the file is and how to convert it.
+_UNSUPPORTED = (
+    (b"\x89HDF\r\n\x1a\n", "HDF5 (a research container, e.g. CODE/PTB-XL exports)", "convert it to WFDB"),
+    (b"\x93NUMPY", "a NumPy .npy array", "write it with cardiopredict.write_ecg (WFDB or CSV) with its fs"),
+    (
+        b"MATLAB 5.0 MAT-file",
+        "a MATLAB .mat file without a WFDB header",
+        "add its .hea header or convert to WFDB",
+    ),
+    (b"%PDF", "a PDF (a printed ECG)", "export the waveform itself (XML, DICOM, WFDB or CSV), not a print"),
+    (b"\x89PNG", "a PNG image (a printed ECG)", "export the waveform itself, not an image"),
+    (b"\xff\xd8\xff", "a JPEG image (a printed ECG)", "export the waveform itself, not an image"),
+    (b"\x1f\x8b", "a gzip archive", "decompress it first"),
+)
 
 
 def resolve_wfdb_header(path: Path) -> Path | None:
@@ -66,6 +80,7 @@ def sniff_format(path: Path) -> tuple[str, Path]:
         return (_sniff_xml(path, text16.encode("utf-8")) if text16.startswith("<") else "csv"), path
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(path), path
+    _refuse_unsupported(path, head)
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "xls", path
     if head[128:132] == b"DICM":
@@ -90,6 +105,17 @@ def sniff_format(path: Path) -> tuple[str, Path]:
         f"Cannot tell the format of {path}: it is binary but not xlsx/xls, DICOM, SCP-ECG, or a WFDB "
         "signal file with its .hea header beside it. Supported formats: " + ", ".join(FORMATS) + "."
     )
+
+
+def _refuse_unsupported(path: Path, head: bytes) -> None:
+    for magic, what, fix in _UNSUPPORTED:
+        if head.startswith(magic) and not (magic == b"MATLAB 5.0 MAT-file" and resolve_wfdb_header(path)):
+            raise ECGFormatError(f"{path} is {what}, which cardiopredict does not read: {fix}.")
+    if head[:8] == b"0       " and head[184:192].strip().isdigit():  # EDF: version "0", header bytes
+        raise ECGFormatError(
+            f"{path} is EDF/EDF+, which cardiopredict does not read: convert it to WFDB "
+            "(e.g. wfdb.io.convert.edf.read_edf, then wfdb.wrsamp)."
+        )
 
 
 def _sniff_zip(path: Path) -> str:

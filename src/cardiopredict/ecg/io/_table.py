@@ -26,6 +26,7 @@ import numpy as np
 import python_calamine
 
 from cardiopredict.ecg.io._raw import RawECG, mv_factor, parse_fs
+from cardiopredict.ecg.io._xlsx import column_letters
 from cardiopredict.ecg.leads import canonical_lead_name
 from cardiopredict.ecg.record import ECGRecord
 from cardiopredict.errors import (
@@ -98,7 +99,8 @@ def read_csv(path: Path) -> RawECG:
 
 
 def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> list[list[float]] | None:
-    """Rows below the lead names parsed by pandas' C reader, or None if any cell is not a number."""
+    """Rows below the lead names parsed by pandas' C reader; None if a cell is not a number or a row is
+    wider than the lead-name row."""
     import pandas as pd
 
     try:
@@ -107,7 +109,6 @@ def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> 
             sep=delimiter,
             header=None,
             skiprows=header_index + 1,
-            usecols=range(n_columns),
             dtype=np.float64,
             decimal="," if delimiter != "," else ".",
             keep_default_na=False,
@@ -117,12 +118,9 @@ def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> 
         )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
+    if frame.shape[1] != n_columns:  # a row wider than the lead names: the slow path names the cell
+        return None
     return frame.to_numpy().tolist()
-
-
-def workbook_sheet_names(path: Path) -> list[str]:
-    """Names of the sheets of an xlsx/xls workbook, in order."""
-    return list(_open_workbook(path).sheet_names)
 
 
 def read_sheet(path: Path, sheet: str | int | None, *, fmt: str) -> RawECG:
@@ -233,7 +231,39 @@ def parse_rows(
     header_meta = _key_values(rows[:header_index])
     header = [_cell_text(cell) for cell in rows[header_index]]
     body = rows[header_index + 1 :]
+    width = max((len(row) for row in body), default=0)
+    header += [""] * (width - len(header))  # a value right of the last name is refused below, not dropped
 
+    lead_columns, lead_names, lead_units, time_column = _classify_columns(
+        header, body, source=source, address=address, header_index=header_index
+    )
+    values = _numeric_block(body, lead_columns, lead_names, source, address, header_index, decimal_comma)
+    time_values = None
+    if time_column is not None:
+        time_values = _numeric_block(
+            body, [time_column[0]], ["time"], source, address, header_index, decimal_comma
+        )
+        time_values = time_values[:, : values.shape[1]] * time_column[1]
+    if values.shape[1] == 0:
+        raise EmptyDataError(
+            f"{source[0].upper()}{source[1:]} has a lead-name row but no samples below it. "
+            "Export the waveform values, one row per sample."
+        )
+
+    fs, fs_origin = _resolve_fs(header_meta, sidecar, time_values, source=source)
+    file_unit = _resolve_unit(header_meta, sidecar, source=source)
+    units = [unit or file_unit for unit in lead_units]
+    meta: dict[str, Any] = {"fs_origin": fs_origin} if fs_origin else {}
+    return RawECG(signal=values, lead_names=lead_names, fs=fs, units=units, format=fmt, meta=meta)
+
+
+def _classify_columns(
+    header: list[str], body: Sequence[Sequence[Any]], *, source: str, address: Any, header_index: int
+) -> tuple[list[int], list[str], list[str | None], tuple[int, float] | None]:
+    """Lead columns (index, name as written, unit in the label), and the time column (index, s per unit).
+
+    An unnamed column holding values (other than a row index) and a label that is no lead are refused.
+    """
     lead_columns: list[int] = []
     lead_names: list[str] = []
     lead_units: list[str | None] = []
@@ -267,25 +297,7 @@ def parse_rows(
         lead_columns.append(column)
         lead_names.append(name)
         lead_units.append(unit)
-
-    values = _numeric_block(body, lead_columns, lead_names, source, address, header_index, decimal_comma)
-    time_values = None
-    if time_column is not None:
-        time_values = _numeric_block(
-            body, [time_column[0]], ["time"], source, address, header_index, decimal_comma
-        )
-        time_values = time_values[:, : values.shape[1]] * time_column[1]
-    if values.shape[1] == 0:
-        raise EmptyDataError(
-            f"{source[0].upper()}{source[1:]} has a lead-name row but no samples below it. "
-            "Export the waveform values, one row per sample."
-        )
-
-    fs, fs_origin = _resolve_fs(header_meta, sidecar, time_values, source=source)
-    file_unit = _resolve_unit(header_meta, sidecar, source=source)
-    units = [unit or file_unit for unit in lead_units]
-    meta: dict[str, Any] = {"fs_origin": fs_origin} if fs_origin else {}
-    return RawECG(signal=values, lead_names=lead_names, fs=fs, units=units, format=fmt, meta=meta)
+    return lead_columns, lead_names, lead_units, time_column
 
 
 def _is_row_index(body: Sequence[Sequence[Any]], column: int) -> bool:
@@ -525,12 +537,7 @@ def _guess_delimiter(text: str, *, source: str) -> str:
 
 
 def _excel_address(row: int, column: int) -> str:
-    letters = ""
-    column += 1
-    while column:
-        column, remainder = divmod(column - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return f"cell {letters}{row + 1}"
+    return f"cell {column_letters(column)}{row + 1}"
 
 
 def _csv_address(row: int, column: int) -> str:
@@ -538,11 +545,6 @@ def _csv_address(row: int, column: int) -> str:
 
 
 # --- writing ------------------------------------------------------------------------------------
-def _shortest_values(record: ECGRecord) -> np.ndarray:
-    """Samples as (n_samples, n_leads) float64 holding the shortest decimal that reads back as the float32."""
-    return record.signal.T.astype(str).astype(np.float64)
-
-
 def write_csv(record: ECGRecord, handle: Any) -> None:
     """Write ``record`` as CSV text to an open text handle (layout above, values in mV)."""
     strings = record.signal.T.astype(str)
@@ -551,27 +553,3 @@ def write_csv(record: ECGRecord, handle: Any) -> None:
     handle.write(",".join(record.leads) + "\n")
     handle.write("\n".join(",".join(row) for row in strings.tolist()))
     handle.write("\n")
-
-
-def write_xlsx(records: Sequence[ECGRecord], sheet_names: Sequence[str], path: Path) -> None:
-    """Write one sheet per record with xlsxwriter (constant memory: rows are streamed)."""
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    try:
-        for record, name in zip(records, sheet_names, strict=True):
-            sheet = workbook.add_worksheet(name)
-            sheet.write_row(0, 0, ["sampling_rate_hz", record.fs])
-            sheet.write_row(1, 0, ["units", "mV"])
-            sheet.write_row(2, 0, list(record.leads))
-            values = _shortest_values(record)
-            has_nan = bool(np.isnan(values).any())
-            for i, row in enumerate(values.tolist(), start=3):
-                if has_nan:
-                    for j, value in enumerate(row):
-                        if value == value:  # NaN stays an empty cell
-                            sheet.write_number(i, j, value)
-                else:
-                    sheet.write_row(i, 0, row)
-    finally:
-        workbook.close()

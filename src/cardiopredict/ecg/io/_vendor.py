@@ -13,15 +13,24 @@ Safety and fallbacks:
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cardiopredict.ecg.io._raw import RawECG, mv_factor
-from cardiopredict.errors import CorruptFileError, ECGFormatError, EmptyDataError, UnitError
+from cardiopredict.errors import (
+    CorruptFileError,
+    ECGFormatError,
+    EmptyDataError,
+    SamplingRateError,
+    UnitError,
+)
 
 XML_FORMATS = ("muse-xml", "philips-xml", "hl7-aecg")
+_RATE_WORDS = re.compile(r"sampl\w* ?(rate|base|frequency)|samplebase|time increment|sampling", re.IGNORECASE)
 # ecgdatakit parser class for each of our format names: the file must be read by the parser we
 # detected, not by whichever parser claims it first.
 _PARSERS = {
@@ -36,7 +45,7 @@ _PARSERS = {
 def read_vendor(fmt: str, path: Path) -> RawECG:
     """Read a vendor-format file (``fmt`` as detected by :func:`sniff_format`)."""
     if fmt in XML_FORMATS:
-        _check_xml_is_safe(path)
+        _check_xml(path, fmt)
     try:
         return _read_with_ecgdatakit(fmt, path)
     except CorruptFileError:
@@ -46,6 +55,37 @@ def read_vendor(fmt: str, path: Path) -> RawECG:
 
 
 def _read_with_ecgdatakit(fmt: str, path: Path) -> RawECG:
+    parsed = _parse_with_ecgdatakit(fmt, path)
+    leads = [lead for lead in parsed.leads if len(lead.samples)]
+    if not leads:
+        raise EmptyDataError(
+            f"{fmt} file {path} holds no rhythm waveform. Export the full-length 12-lead ECG."
+        )
+    rates = {float(lead.sampling_rate) for lead in leads}  # never rounded: 257.5 Hz stays 257.5 Hz
+    if len(rates) > 1:
+        raise ECGFormatError(
+            f"Leads of {fmt} file {path} have different sampling rates ({sorted(rates)} Hz); "
+            "cardiopredict needs one rate for all leads. Re-export at a single rate."
+        )
+    n_samples = max(len(lead.samples) for lead in leads)
+    signal = np.full((len(leads), n_samples), np.nan)
+    units: list[str | None] = []
+    for row, lead in zip(signal, leads, strict=True):
+        samples, unit = _scaled_samples(lead, source=f"{fmt} file {path}")
+        row[: samples.size] = samples  # a shorter lead ends in NaN, reported as a quality flag
+        units.append(unit)
+    return RawECG(
+        signal=signal,
+        lead_names=[str(lead.label) for lead in leads],
+        fs=rates.pop(),
+        units=units,
+        format=fmt,
+        meta={"reader": f"ecgdatakit {_version('ecgdatakit')}"},
+    )
+
+
+def _parse_with_ecgdatakit(fmt: str, path: Path) -> Any:
+    """ecgdatakit's parse of ``path`` by the parser of ``fmt``; its failures and checksum warnings named."""
     from ecgdatakit import ECGDataKitError, FileParser
 
     parser = next((cls for cls in FileParser().parsers if cls.__name__ == _PARSERS[fmt]), None)
@@ -58,6 +98,11 @@ def _read_with_ecgdatakit(fmt: str, path: Path) -> RawECG:
         try:
             parsed = parser().parse(path)
         except (ECGDataKitError, ValueError, KeyError, IndexError, TypeError, OSError, EOFError) as error:
+            if _RATE_WORDS.search(str(error)):
+                raise SamplingRateError(
+                    f"{fmt} file {path} states no valid sampling rate ({_no_path(error, path)}); "
+                    "cardiopredict never assumes one. Fix the rate field of the file or re-export it."
+                ) from None
             raise CorruptFileError(
                 f"{fmt} file {path} cannot be decoded ({type(error).__name__}: {_no_path(error, path)}). "
                 "It is damaged, truncated or a variant ecgdatakit does not support; re-export it."
@@ -70,48 +115,24 @@ def _read_with_ecgdatakit(fmt: str, path: Path) -> RawECG:
             f"{fmt} file {path} fails its checksum ({checksum_failures[0].message}); the file is damaged. "
             "Re-export it."
         )
-    leads = [lead for lead in parsed.leads if len(lead.samples)]
-    if not leads:
-        raise EmptyDataError(
-            f"{fmt} file {path} holds no rhythm waveform. Export the full-length 12-lead ECG."
+    return parsed
+
+
+def _scaled_samples(lead: Any, *, source: str) -> tuple[np.ndarray, str | None]:
+    """One lead's samples in the unit its file states (raw ADC counts scaled), and that unit."""
+    samples = np.asarray(lead.samples, dtype=np.float64)
+    if not lead.is_raw:
+        return samples, lead.units or lead.resolution_unit or None
+    if not lead.resolution_unit and lead.adc_resolution_unit:
+        # ecgdatakit did not recognise the stated unit: ours may, else the message names it.
+        mv_factor(lead.adc_resolution_unit, source=source, lead=str(lead.label))
+        return samples * float(lead.adc_resolution or 1.0), lead.adc_resolution_unit
+    if not lead.resolution_unit:
+        raise UnitError(
+            f"Lead {lead.label} of {source} has no amplitude scale (raw ADC counts of unknown size). "
+            "Re-export with amplitude units, or convert it to CSV/WFDB with a known unit."
         )
-    rates = {int(lead.sampling_rate) for lead in leads}
-    if len(rates) > 1:
-        raise ECGFormatError(
-            f"Leads of {fmt} file {path} have different sampling rates ({sorted(rates)} Hz); "
-            "cardiopredict needs one rate for all leads. Re-export at a single rate."
-        )
-    n_samples = max(len(lead.samples) for lead in leads)
-    signal = np.full((len(leads), n_samples), np.nan)
-    units: list[str | None] = []
-    for row, lead in zip(signal, leads, strict=True):
-        samples = np.asarray(lead.samples, dtype=np.float64)
-        if lead.is_raw:
-            if not lead.resolution_unit and lead.adc_resolution_unit:
-                # ecgdatakit did not recognise the stated unit: ours may, else the message names it.
-                mv_factor(lead.adc_resolution_unit, source=f"{fmt} file {path}", lead=str(lead.label))
-                samples = samples * float(lead.adc_resolution or 1.0)
-                units.append(lead.adc_resolution_unit)
-            elif not lead.resolution_unit:
-                raise UnitError(
-                    f"Lead {lead.label} of {fmt} file {path} has no amplitude scale "
-                    "(raw ADC counts of unknown size). Re-export with amplitude units, "
-                    "or convert it to CSV/WFDB with a known unit."
-                )
-            else:
-                samples = samples * float(lead.resolution) + float(lead.offset)
-                units.append(lead.resolution_unit)
-        else:
-            units.append(lead.units or lead.resolution_unit or None)
-        row[: samples.size] = samples  # a shorter lead ends in NaN, reported as a quality flag
-    return RawECG(
-        signal=signal,
-        lead_names=[str(lead.label) for lead in leads],
-        fs=float(rates.pop()),
-        units=units,
-        format=fmt,
-        meta={"reader": f"ecgdatakit {_version('ecgdatakit')}"},
-    )
+    return samples * float(lead.resolution) + float(lead.offset), lead.resolution_unit
 
 
 def _read_dicom_with_pydicom(path: Path) -> RawECG:
@@ -125,12 +146,18 @@ def _read_dicom_with_pydicom(path: Path) -> RawECG:
 
     try:
         dataset = pydicom.dcmread(path)
-        groups = list(dataset.WaveformSequence)
     except (InvalidDicomError, AttributeError, ValueError, OSError, EOFError) as error:
         raise CorruptFileError(
-            f"DICOM file {path} has no readable waveform ({type(error).__name__}). It is damaged or not a "
-            "waveform object (an image?); export the ECG as DICOM 12-lead waveform."
+            f"DICOM file {path} cannot be parsed ({type(error).__name__}: {_no_path(error, path)}). It is "
+            "damaged or truncated; re-export the ECG as DICOM 12-lead waveform."
         ) from None
+    if "WaveformSequence" not in dataset:
+        raise EmptyDataError(
+            f"DICOM file {path} holds no waveform (no WaveformSequence (5400,0100); modality "
+            f"{dataset.get('Modality', '?')}, SOP class {_sop_class_name(dataset) or '?'}). Export the ECG "
+            "as a DICOM 12-lead waveform (SOP class 12-lead ECG Waveform Storage)."
+        )
+    groups = list(dataset.WaveformSequence)
     candidates = [i for i, group in enumerate(groups) if int(group.NumberOfWaveformChannels) >= 8]
     labelled = [i for i in candidates if "RHYTHM" in str(groups[i].get("MultiplexGroupLabel", "")).upper()]
     longest_first = sorted(candidates, key=lambda i: -int(groups[i].NumberOfWaveformSamples))
@@ -138,6 +165,12 @@ def _read_dicom_with_pydicom(path: Path) -> RawECG:
     if index is None:
         raise EmptyDataError(f"DICOM file {path} holds no multiplex group with 8 or more ECG channels.")
     group = groups[index]
+    rate = group.get("SamplingFrequency")
+    if rate is None or not np.isfinite(float(rate)) or float(rate) <= 0:
+        raise SamplingRateError(
+            f"DICOM file {path}: the waveform group states no valid SamplingFrequency (003A,001A) "
+            f"({rate!r}); cardiopredict never assumes one. Re-export the ECG with its sampling frequency."
+        )
     try:
         values = dataset.waveform_array(index)  # (n_samples, n_channels), scaled by channel sensitivity
     except (ValueError, KeyError) as error:
@@ -153,26 +186,40 @@ def _read_dicom_with_pydicom(path: Path) -> RawECG:
     return RawECG(
         signal=np.ascontiguousarray(values.T, dtype=np.float64),
         lead_names=names,
-        fs=float(group.SamplingFrequency),
+        fs=float(rate),
         units=units,
         format="dicom",
         meta={"reader": f"pydicom {pydicom.__version__}"},
     )
 
 
-def _check_xml_is_safe(path: Path) -> None:
-    """Parse with defusedxml so entity expansion and external references are refused up front."""
+def _sop_class_name(dataset: object) -> str:
+    uid = getattr(dataset, "SOPClassUID", None)
+    return str(getattr(uid, "name", "") or "")
+
+
+# The element that holds the samples in each XML format (namespace-free local name, lower case).
+_XML_WAVEFORM = {"muse-xml": "waveformdata", "philips-xml": "parsedwaveforms", "hl7-aecg": "digits"}
+
+
+def _check_xml(path: Path, fmt: str) -> None:
+    """Parse with defusedxml (entities and external references refused); refuse a file without samples."""
     import xml.etree.ElementTree as ElementTree
 
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import fromstring
 
     try:
-        fromstring(path.read_bytes())
+        root = fromstring(path.read_bytes())
     except DefusedXmlException as error:
         raise ECGFormatError(
             f"XML file {path} declares entities or external references ({type(error).__name__}), which "
             "cardiopredict refuses for security. Re-export the ECG without a DTD internal subset."
+        ) from None
+    except LookupError as error:  # the XML declaration names an encoding Python does not know
+        raise CorruptFileError(
+            f"XML file {path} declares an unknown character encoding ({error}); fix its <?xml ... "
+            "encoding=...?> line (e.g. UTF-8 or ISO-8859-1) or re-export it."
         ) from None
     except ElementTree.ParseError as error:
         # ecgdatakit retries with other encodings; a file broken for it too is reported there.
@@ -180,6 +227,16 @@ def _check_xml_is_safe(path: Path) -> None:
             raise CorruptFileError(
                 f"XML file {path} is not well-formed ({error}); it is truncated or damaged. Re-export it."
             ) from None
+        return
+    wanted = _XML_WAVEFORM[fmt]
+    if not any(
+        element.tag.rsplit("}", 1)[-1].lower() == wanted and (element.text or "").strip()
+        for element in root.iter()
+    ):
+        raise EmptyDataError(
+            f"{fmt} file {path} holds no waveform samples (no <{wanted}> element with data). It is a "
+            "report or summary export; export the full 12-lead ECG with its rhythm waveform."
+        )
 
 
 def _no_path(error: BaseException, path: Path) -> str:
