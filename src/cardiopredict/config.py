@@ -93,12 +93,18 @@ class ECGWindowConfig:
     normalize : {"none", "zscore", "maxabs"}
         ``"none"`` keeps millivolts: QRS voltage is clinical information (LVH, low voltage), and the
         network's batch normalisation handles scale. Nothing here is fitted on data.
+    quality : {"exclude", "keep-flagged"}
+        What a study does with an ECG whose reader flagged a lead (flat, clipped, NaN run, huge) or the
+        record (implausible sampling rate; :func:`cardiopredict.ecg.quality_issues`): ``"exclude"`` the
+        patient with the flags as the reason, or ``"keep-flagged"`` (the flags go to ``cohort.csv``,
+        measurements on flagged leads are not assessable). ``docs/RELIABILITY.md``.
     """
 
     qrs_samples: int = 250
     qrs_mode: Literal["fixed", "stretch"] = "fixed"
     rr_samples: int = 500
     normalize: Literal["none", "zscore", "maxabs"] = "none"
+    quality: Literal["exclude", "keep-flagged"] = "exclude"
 
     def __post_init__(self) -> None:
         if self.qrs_samples < 32 or self.rr_samples < 64:
@@ -110,6 +116,8 @@ class ECGWindowConfig:
             raise ConfigError(f"qrs_mode={self.qrs_mode!r}: choose 'fixed' or 'stretch'.")
         if self.normalize not in ("none", "zscore", "maxabs"):
             raise ConfigError(f"normalize={self.normalize!r}: choose 'none', 'zscore' or 'maxabs'.")
+        if self.quality not in ("exclude", "keep-flagged"):
+            raise ConfigError(f"quality={self.quality!r}: choose 'exclude' or 'keep-flagged'.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form; stored with every model so prediction rebuilds the same input."""

@@ -61,6 +61,18 @@ class CohortInputs:
     config: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def exclude(self, reasons: Mapping[str, str]) -> None:
+        """Drop the patients of ``reasons`` (patient_id -> reason) from every per-patient array."""
+        if not reasons:
+            return
+        keep = ~np.isin(self.patient_ids, list(reasons))
+        self.patient_ids = self.patient_ids[keep]
+        self.table = self.table[keep].reset_index(drop=True)
+        self.arrays = {name: array[keep] for name, array in self.arrays.items()}
+        self.exclusions.update(reasons)
+        for pid in reasons:
+            self.derived.pop(pid, None)
+
 
 def exclusion_reason(
     column: str, path: str, error: BaseException, *, also: Mapping[str, str] | None = None
@@ -203,6 +215,9 @@ def build_ecg_inputs(
     )
     measurements = {column: {pid: features[column][pid].measurements for pid in pids} for column in columns}
     config = {"window": window.to_dict(), "feature_cache": {"hits": cache.hits, "misses": cache.misses}}
-    return CohortInputs(
-        pids, included, arrays, exclusions, config=config, extras={"measurements": measurements}
-    )
+    derived = {
+        pid: {f"{column}_quality": measurements[column][pid].get("quality", "") for column in columns}
+        for pid in pids
+    }
+    extras = {"measurements": measurements}
+    return CohortInputs(pids, included, arrays, exclusions, derived=derived, config=config, extras=extras)

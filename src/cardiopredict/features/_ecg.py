@@ -17,11 +17,18 @@ import numpy as np
 
 from cardiopredict._io import atomic_write_bytes, sha256_file, to_jsonable
 from cardiopredict.config import ECGWindowConfig
-from cardiopredict.ecg import delineate, measure, qrs_window, rr_window
+from cardiopredict.ecg import delineate, measure, qrs_window, quality_issues, rr_window
 from cardiopredict.ecg.io import read_ecg
-from cardiopredict.errors import SignalQualityError
+from cardiopredict.errors import DelineationError, SignalQualityError
 
-__all__ = ["ECG_FEATURES", "FEATURE_VERSION", "ECGFeatures", "FeatureCache", "extract_features"]
+__all__ = [
+    "ECG_FEATURES",
+    "FEATURE_VERSION",
+    "ECGFeatures",
+    "FeatureCache",
+    "describe_quality",
+    "extract_features",
+]
 
 # Bump when the feature extraction changes in a way the cache key cannot see.
 FEATURE_VERSION = 1
@@ -51,36 +58,48 @@ class ECGFeatures:
     measurements: dict[str, Any] = field(default_factory=dict)
 
 
+def describe_quality(issues: dict[str, list[str]]) -> str:
+    """``{"V1": ["flat"], "record": ["fs_implausible"]}`` -> ``"V1 (flat); record (fs_implausible)"``."""
+    return "; ".join(f"{lead} ({', '.join(flags)})" for lead, flags in issues.items())
+
+
 def extract_features(path: Path, window: ECGWindowConfig, *, sex: str | None = None) -> ECGFeatures:
-    """Read, delineate, window and measure one ECG file.
+    """Read, delineate, window and measure one ECG file, under the window's quality policy.
 
     Parameters
     ----------
     path : Path
         Any format :func:`cardiopredict.read_ecg` reads.
     window : ECGWindowConfig
-        Window lengths, QRS mode and normalisation.
+        Window lengths, QRS mode, normalisation and the quality policy (``"exclude"``: a flagged lead
+        or record raises :class:`SignalQualityError` naming the flags).
     sex : {"M", "F"}, optional
         For the sex-specific measurement criteria (Strauss LBBB, Cornell).
 
     Raises
     ------
     CardioPredictError
-        Any reader or delineation error, with the file named in the message.
+        Any reader, quality or delineation error, with the file named in the message.
     """
     record = read_ecg(path)
-    delineation = delineate(record)
+    issues = quality_issues(record)
+    if issues and window.quality == "exclude":
+        raise SignalQualityError(
+            f"{path}: ECG quality: {describe_quality(issues)}. Repair or re-export the ECG, or run the study "
+            "with the quality policy 'keep-flagged' (docs/RELIABILITY.md)."
+        )
+    try:
+        delineation = delineate(record)
+    except DelineationError as error:
+        if not issues:
+            raise
+        raise DelineationError(f"{error} Reader quality flags: {describe_quality(issues)}.") from error
     qrs = qrs_window(
         record, delineation, n_samples=window.qrs_samples, mode=window.qrs_mode, normalize=window.normalize
     )
     rr = rr_window(record, delineation, n_samples=window.rr_samples, normalize=window.normalize)
-    if not (np.isfinite(qrs).all() and np.isfinite(rr.window).all()):
-        bad = sorted(lead for lead, flags in record.meta.get("quality", {}).items() if flags) or ["unknown"]
-        raise SignalQualityError(
-            f"{path}: the QRS/RR window holds non-finite samples (lead quality flags: {', '.join(bad)}). "
-            "Re-export the ECG or repair the affected lead(s)."
-        )
     measurements = measure(record, delineation, sex=sex).to_dict()
+    measurements["quality"] = describe_quality(issues)
     return ECGFeatures(
         qrs=np.asarray(qrs, dtype=np.float32),
         rr=np.asarray(rr.window, dtype=np.float32),

@@ -99,10 +99,8 @@ def _build(window: ECGWindowConfig, cache_dir: Path | None):
         diagnosis = cohort.table["diagnosis"].astype(str).str.upper().to_numpy()
         cohort.extras["diagnosis"] = diagnosis
         cohort.config["run_facts"] = {"class_counts": {c: int((diagnosis == c).sum()) for c in CLASSES}}
-        cohort.derived = {
-            pid: {f"{name}_measured": m.get(name) for name in BASELINE_FEATURES}
-            for pid, m in zip(cohort.patient_ids, measured, strict=True)
-        }
+        for pid, m in zip(cohort.patient_ids, measured, strict=True):
+            cohort.derived[pid].update({f"{name}_measured": m.get(name) for name in BASELINE_FEATURES})
         return cohort
 
     return build

@@ -73,11 +73,33 @@ def rule_inputs(
     if np.isfinite(qrs).all() and np.isfinite(lbbb).all():
         return qrs, lbbb, "manifest covariates (qrs_duration_ms, lbbb)"
     pids = table["patient_id"].astype(str)
-    qrs_measured = np.array([measured[pid].get("qrs_duration_ms", np.nan) for pid in pids], dtype=float)
-    lbbb_measured = np.array([bool(measured[pid].get("lbbb_aha")) for pid in pids], dtype=float)
+    qrs_measured = np.array([_as_float(measured[pid].get("qrs_duration_ms")) for pid in pids])
+    lbbb_measured = np.array(
+        [_as_float(measured[pid].get("lbbb_aha")) for pid in pids]
+    )  # None: not assessable
     qrs = np.where(np.isfinite(qrs), qrs, qrs_measured)
     lbbb = np.where(np.isfinite(lbbb), lbbb, lbbb_measured)
     return qrs, lbbb, "measured from the pre-implant ECG where the manifest lacks it (AHA/ACC/HRS LBBB)"
+
+
+def _as_float(value: Any) -> float:
+    """A measurement as a number; ``None`` (not assessable) becomes NaN."""
+    return np.nan if value is None else float(value)
+
+
+def _unassessable(cohort: CohortInputs, qrs: np.ndarray, lbbb: np.ndarray) -> dict[str, str]:
+    """Patients the guideline rule cannot be applied to (QRS or LBBB unknown), with the reason."""
+    reasons = {}
+    for pid, q, block in zip(cohort.patient_ids, qrs, lbbb, strict=True):
+        if np.isfinite(q) and np.isfinite(block):
+            continue
+        why = cohort.extras["measurements"]["ecg_pre"][pid].get("not_assessable") or {}
+        detail = "; ".join(f"{k}: {v}" for k, v in why.items() if k in ("qrs_duration_ms", "lbbb_aha"))
+        reasons[str(pid)] = (
+            "ecg_pre: the guideline rule cannot be applied (QRS duration or LBBB not in the manifest and not "
+            f"assessable on the ECG{': ' + detail if detail else ''})"
+        )
+    return reasons
 
 
 def _build(columns: Sequence[str], window: ECGWindowConfig, cache_dir: Path | None):
@@ -87,16 +109,19 @@ def _build(columns: Sequence[str], window: ECGWindowConfig, cache_dir: Path | No
         )
         measured = cohort.extras["measurements"]["ecg_pre"]
         qrs, lbbb, source = rule_inputs(cohort.table, measured)
+        cohort.exclude(_unassessable(cohort, qrs, lbbb))
+        qrs, lbbb, source = rule_inputs(cohort.table, measured)
         cohort.extras["rule"] = (qrs, lbbb)
         cohort.config["run_facts"] = {"baseline_inputs": {RULE: source, "clinical_logistic": source}}
-        cohort.derived = {
-            pid: {
-                "qrs_duration_ms_measured": m.get("qrs_duration_ms"),
-                "lbbb_aha_measured": m.get("lbbb_aha"),
-                "lbbb_strauss_measured": m.get("lbbb_strauss"),
-            }
-            for pid, m in measured.items()
-        }
+        for pid in cohort.derived:
+            m = measured[pid]
+            cohort.derived[pid].update(
+                {
+                    "qrs_duration_ms_measured": m.get("qrs_duration_ms"),
+                    "lbbb_aha_measured": m.get("lbbb_aha"),
+                    "lbbb_strauss_measured": m.get("lbbb_strauss"),
+                }
+            )
         return cohort
 
     return build
