@@ -12,7 +12,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -20,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from cardiopredict._io import atomic_write_json, dumps_strict
 
 
 def load_studies(data: Path | None, n_phantoms: int) -> tuple[list, float, str]:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     n_slices = sum(s.n_slices for s in studies)
     methods = {}
     for name, options in {
-        "nsd5": {"scar": "nsd", "n_sd": 5.0},
+        "nsd5": {"scar": "nsd"},
         "fwhm": {"scar": "fwhm"},
         "hysteresis": {"scar": "hysteresis"},
         "labels": {"scar": "labels"},
@@ -85,11 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         "read_seconds": round(read_s, 3),
         "methods": methods,
     }
-    text = json.dumps(result, indent=2)
+    text = dumps_strict(result)
     if args.json:
-        tmp = args.json.with_name(f".{args.json.name}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, args.json)
+        atomic_write_json(args.json, result)
     print(text, file=sys.stderr if args.json else sys.stdout)
     return 0
 

@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--columns", type=int, default=7)
     args = parser.parse_args(argv)
 
+    from cardiopredict.cmr.geometry import oriented_points
     from cardiopredict.cmr.io import read_lge
-    from cardiopredict.cmr.preprocess import preprocess_study, slice_transform, source_to_crop
+    from cardiopredict.cmr.preprocess import preprocess_study
     from cardiopredict.plots.cmr import plot_oriented_montage
 
     cases = sorted(p for p in (args.data / "Train").glob("Case*") if p.is_dir())
@@ -45,10 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         # the middle slice that has its own insertion point
         own = [i for i in range(arrays.n_selected) if np.isfinite(arrays.insertion_point_rc[i]).all()]
         position = own[len(own) // 2]
-        matrix, offset = slice_transform(
-            arrays.lv_centre_rc[position], arrays.rotation_deg[position], study.pixel_spacing_mm
+        point = oriented_points(
+            arrays.insertion_point_rc[position],
+            arrays.lv_centre_rc[position],
+            arrays.rotation_deg[position],
+            spacing_mm=study.pixel_spacing_mm,
         )
-        point = source_to_crop(arrays.insertion_point_rc[position], matrix, offset)
         image = np.where(arrays.lge[position] > 0, arrays.lge[position], 0)
         k = int(arrays.slice_indices[position])
         tiles.append((f"{study.patient_id} s{k}", image, point, arrays.inputs[position, 0]))

@@ -15,7 +15,10 @@ infarct 3 + no-reflow 4):
 
 Layouts (``--dataset auto`` tells them apart):
   myops   DIR/Train/CaseNNNN/CaseNNNN_LGE.nii.gz with CaseNNNN_gd.nii.gz beside it
-  emidec  DIR/**/<case>/Images/<case>.nii.gz with <case>/Contours/<case>.nii.gz
+  emidec  DIR/**/<case>/Images/<case>.nii.gz with <case>/Contours/<case>.nii.gz, or the png_256 layout
+          DIR/{train,val}/Case_XNNN_sliceKKK.png with masks in DIR/{train,val}annot/. The PNGs carry no
+          spacing (they were resized to 256 x 256): EMIDEC_PNG_SPACING_MM and EMIDEC_PNG_THICKNESS_MM are
+          ASSUMED; they only scale the cleanup areas (and the learned model's crop).
 
 Usage:
   python benchmarks/scar_myops.py --data ../shared/data/cmr/myops_multiseq_tengjia --json out.json
@@ -26,8 +29,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,16 +36,22 @@ from pathlib import Path
 
 import numpy as np
 
+from cardiopredict._io import atomic_write_json, dumps_strict
+
 METHODS: dict[str, dict] = {
     "nsd2": {"method": "nsd", "n_sd": 2.0},
     "nsd3": {"method": "nsd", "n_sd": 3.0},
     "nsd5": {"method": "nsd", "n_sd": 5.0},
     "nsd6": {"method": "nsd", "n_sd": 6.0},
     "fwhm": {"method": "fwhm"},
-    "fwhm_remote": {"method": "fwhm", "fwhm_baseline": "remote"},
+    "fwhm_remote": {"method": "fwhm", "baseline": "remote"},
     "hysteresis": {"method": "hysteresis"},
-    "hysteresis_remote": {"method": "hysteresis", "fwhm_baseline": "remote"},
+    "hysteresis_remote": {"method": "hysteresis", "baseline": "remote"},
 }
+"""Benchmark name -> scar_method spec and parameters."""
+EMIDEC_PNG_SPACING_MM = (1.4, 1.4)
+"""ASSUMED pixel spacing of EMIDEC png_256 slices (the NIfTI originals are 1.4-1.5 mm before resizing)."""
+EMIDEC_PNG_THICKNESS_MM = 10.0
 
 
 def sweep_methods() -> dict[str, dict]:
@@ -60,7 +67,7 @@ def sweep_methods() -> dict[str, dict]:
                 for component in (5.0, 40.0):
                     grid[f"hyst_{high:g}_{low:g}_open{opening:g}_min{component:g}"] = {
                         "method": "hysteresis",
-                        "hysteresis_fractions": (high, low),
+                        "fractions": (high, low),
                         "opening_radius_mm": opening,
                         "min_component_mm2": component,
                     }
@@ -79,39 +86,64 @@ def _split(case: str, dataset: str) -> str | None:
     return "odd" if int(digits[-1]) % 2 else "even"
 
 
-def find_cases(data: Path, dataset: str) -> tuple[str, list[Path]]:
-    """The dataset name and the case paths (folders for MyoPS, image files for EMIDEC)."""
+def find_cases(data: Path, dataset: str) -> tuple[str, list[tuple[Path, str | None]]]:
+    """The dataset name and its cases: (path, PNG case name or None) for MyoPS folders, EMIDEC NIfTI
+    files or EMIDEC png_256 cases."""
     myops = (
         sorted(p for p in (data / "Train").glob("Case*") if p.is_dir()) if (data / "Train").is_dir() else []
     )
-    emidec = sorted(
-        p for p in data.rglob("Images/*.nii*") if (p.parent.parent / "Contours" / p.name).is_file()
-    )
+    emidec: list[tuple[Path, str | None]] = [
+        (p, None)
+        for p in sorted(data.rglob("Images/*.nii*"))
+        if (p.parent.parent / "Contours" / p.name).is_file()
+    ]
+    for folder in (data / "train", data / "val"):
+        names = sorted({p.name.rsplit("_slice", 1)[0] for p in folder.glob("Case_*_slice*.png")})
+        emidec += [(folder, name) for name in names]
     if dataset == "auto":
         dataset = "myops" if myops else "emidec" if emidec else ""
-    cases = myops if dataset == "myops" else emidec if dataset == "emidec" else []
+    cases = [(p, None) for p in myops] if dataset == "myops" else emidec if dataset == "emidec" else []
     if not cases:
         raise SystemExit(f"no {dataset or 'MyoPS or EMIDEC'} cases under {data}; see the layouts in --help")
     return dataset, cases
 
 
-def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
-    total = int(pred.sum() + truth.sum())
-    return 1.0 if total == 0 else 2.0 * float((pred & truth).sum()) / total
+def read_case(path: Path, case: str | None, dataset: str):
+    """Read one case as an LGEStudy (EMIDEC PNG spacing ASSUMED, see the module docstring)."""
+    from cardiopredict.cmr.io import read_lge
+
+    if case is not None:
+        return read_lge(
+            path,
+            case=case,
+            pixel_spacing_mm=EMIDEC_PNG_SPACING_MM,
+            slice_thickness_mm=EMIDEC_PNG_THICKNESS_MM,
+        )
+    # EMIDEC {0, 1, 2} label maps (normal cases) also fit ACDC: name the convention.
+    return read_lge(path, label_convention="emidec" if dataset == "emidec" else None)
+
+
+def segmenters(configs: dict[str, dict]) -> dict:
+    """Benchmark name -> ScarSegmenter."""
+    from cardiopredict.cmr.scar import scar_method
+
+    return {
+        name: scar_method(o["method"], **{k: v for k, v in o.items() if k != "method"})
+        for name, o in configs.items()
+    }
 
 
 def run(data: Path, dataset: str, *, sweep: bool = False) -> dict:
-    from cardiopredict.cmr.io import read_lge
-    from cardiopredict.cmr.scar import segment_scar
+    from cardiopredict.cmr.scar import scar_dice, segment_scar
 
     dataset, paths = find_cases(data, dataset)
     configs = {**METHODS, **(sweep_methods() if sweep else {})}
+    built = segmenters(configs)
     per_method = {name: {"dice": {}, "burden_diff": [], "seconds": 0.0} for name in configs}
     n_slices, skipped, without_scar = 0, {}, []
     seen_ids: set[str] = set()
-    for path in paths:
-        # EMIDEC {0, 1, 2} label maps (normal cases) also fit ACDC: name the convention.
-        study = read_lge(path, label_convention="emidec" if dataset == "emidec" else None)
+    for path, png_case in paths:
+        study = read_case(path, png_case, dataset)
         case = study.patient_id
         if case in seen_ids:  # e.g. EMIDEC samplePositive/Case_P100 share a file name
             case = f"{path.parent.parent.parent.name}/{case}"
@@ -130,11 +162,11 @@ def run(data: Path, dataset: str, *, sweep: bool = False) -> dict:
         expert_pct = 100.0 * truth.sum() / myo.sum()
         if not truth.any():
             without_scar.append(case)
-        for name, options in configs.items():
+        for name, segmenter in built.items():
             started = time.perf_counter()
-            result = segment_scar(images, myo, pixel_spacing_mm=study.pixel_spacing_mm, **options)
+            result = segment_scar(images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm)
             per_method[name]["seconds"] += time.perf_counter() - started
-            per_method[name]["dice"][case] = round(dice_score(result.mask, truth), 4)
+            per_method[name]["dice"][case] = round(scar_dice(result.mask, truth), 4)
             per_method[name]["burden_diff"].append(100.0 * result.mask.sum() / myo.sum() - expert_pct)
     methods = {}
     for name, values in per_method.items():
@@ -202,12 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     result = run(args.data, args.dataset, sweep=args.sweep)
-    text = json.dumps(result, indent=2)
+    text = dumps_strict(result)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(f".{args.json.name}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, args.json)
+        atomic_write_json(args.json, result)
     print(f"{result['dataset']}: {result['cases']} cases, {result['slices']} slices", file=sys.stderr)
     for name, m in result["methods"].items():
         dice, diff = m["dice"], m["burden_diff_pct"]

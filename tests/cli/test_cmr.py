@@ -90,3 +90,65 @@ def test_plot_without_a_myocardium_exits_with_the_reason(phantom_series, tmp_pat
     assert result.exit_code == 2
     assert "no myocardium" in result.output
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture(scope="module")
+def labelled_nifti(tmp_path_factory):
+    import nibabel as nib
+
+    root = tmp_path_factory.mktemp("cmr_labelled")
+    rows = []
+    for i in range(3):
+        study = simulate_lge_phantom(n_slices=3, rotation_deg=20.0 * i, patient_id=f"L{i}", seed=30 + i)
+        affine = np.diag([*study.pixel_spacing_mm, 8.0, 1.0])
+        for name, array, dtype in (("LGE", study.images, np.float32), ("gd", study.labels, np.uint8)):
+            volume = nib.Nifti1Image(np.transpose(array, (1, 2, 0)).astype(dtype), affine)
+            nib.save(volume, root / f"L{i}_{name}.nii.gz")
+        rows.append({"patient_id": f"L{i}", "lge": f"L{i}_LGE.nii.gz", "labels": f"L{i}_gd.nii.gz"})
+    manifest = root / "labelled.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return root, manifest
+
+
+def test_train_scar_then_preprocess_and_plot_with_the_learned_model(labelled_nifti, tmp_path):
+    root, manifest = labelled_nifti
+    model = tmp_path / "scar"
+    args = ["cmr", "train-scar", "--manifest", str(manifest), "--out", str(model), "--folds", "2"]
+    result = runner.invoke(app, [*args, "--max-epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "held-out mean Dice" in result.output and f"learned:{model / 'final'}" in result.output
+    assert len(pd.read_csv(model / "per_case.csv")) == 3
+    scar = f"learned:{model / 'final'}"
+    out = tmp_path / "arrays"
+    result = runner.invoke(
+        app, ["cmr", "preprocess", "--manifest", str(manifest), "--out", str(out), "--scar", scar]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 patients included" in result.output
+    figure = tmp_path / "panel.png"
+    result = runner.invoke(
+        app, ["cmr", "plot", str(root / "L0_LGE.nii.gz"), "--out", str(figure), "--scar", scar]
+    )
+    assert result.exit_code == 0, result.output
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_preprocess_exits_1_only_when_no_patient_is_usable(tmp_path):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame([{"patient_id": "X", "lge": "nowhere"}, {"patient_id": "Y", "lge": "gone"}]).to_csv(
+        manifest, index=False
+    )
+    result = runner.invoke(
+        app, ["cmr", "preprocess", "--manifest", str(manifest), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1
+    assert "0 of 2 patients included" in result.output and "no patient could be used" in result.output
+    exclusions = pd.read_csv(tmp_path / "o" / "exclusions.csv")
+    assert list(exclusions.patient_id) == ["X", "Y"]
+
+
+def test_n_sd_is_refused_with_another_scar_method(phantom_series, tmp_path):
+    _, manifest = phantom_series
+    args = ["cmr", "preprocess", "--manifest", str(manifest), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "--scar", "fwhm", "--n-sd", "3"])
+    assert result.exit_code == 2 and "--n-sd applies to --scar nsd only" in result.output

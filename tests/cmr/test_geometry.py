@@ -318,3 +318,17 @@ def test_oriented_crop_handles_anisotropic_pixels():
     r, c = np.nonzero(crop)
     assert abs(np.ptp(r) - np.ptp(c)) <= 2
     assert abs(crop.sum() - np.pi * 30.0**2) / (np.pi * 30.0**2) < 0.03
+
+
+def test_oriented_uncrop_maps_a_crop_back_onto_the_source_grid() -> None:
+    from cardiopredict.cmr.geometry import oriented_crop, oriented_uncrop
+
+    rows, cols = np.mgrid[0:150, 0:170]
+    disk = np.hypot(rows - 70, cols - 90) < 30
+    centre, angle, spacing = np.array([72.3, 88.6]), 37.0, (0.9, 1.1)
+    crop = oriented_crop(disk.astype(np.float32), centre, angle, spacing_mm=spacing, order=1)
+    back = oriented_uncrop(crop, centre, angle, shape=disk.shape, spacing_mm=spacing) >= 0.5
+    assert back.shape == disk.shape
+    assert 2.0 * (back & disk).sum() / (back.sum() + disk.sum()) > 0.97
+    ones = oriented_uncrop(np.ones((128, 128)), centre, angle, shape=(400, 400), spacing_mm=spacing)
+    assert ones[72, 89] == pytest.approx(1.0) and ones[399, 399] == 0.0  # 400 mm away: outside the crop

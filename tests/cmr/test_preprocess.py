@@ -10,22 +10,21 @@ import pytest
 
 from cardiopredict.cmr.geometry import (
     crop_centred,
+    oriented_points,
     resample_points,
     resample_to_spacing,
     rotate_about,
-    rotate_points,
 )
 from cardiopredict.cmr.preprocess import (
     load_cohort_arrays,
     preprocess_cohort,
     preprocess_study,
     select_slices,
-    slice_transform,
-    source_to_crop,
 )
+from cardiopredict.cmr.scar import FWHM, NSD, LabelScar
 from cardiopredict.cmr.simulate import simulate_lge_phantom, write_lge_dicom
 from cardiopredict.cmr.study import LGEStudy
-from cardiopredict.errors import ManifestError
+from cardiopredict.errors import InputError, ManifestError
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -34,7 +33,7 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_inputs_are_binary_channels_with_scar_inside_the_myocardium() -> None:
     study = simulate_lge_phantom(n_slices=5, rotation_deg=15.0, seed=0)
-    arrays = preprocess_study(study, scar="nsd", n_sd=3)
+    arrays = preprocess_study(study, scar=NSD(n_sd=3))
     assert arrays.excluded is None
     assert arrays.inputs.shape == (5, 2, 128, 128) and arrays.inputs.dtype == np.float32
     assert arrays.lge.shape == (5, 128, 128) and arrays.lge.dtype == np.float32
@@ -73,8 +72,7 @@ def test_one_interpolation_matches_rotate_resample_crop_of_geometry() -> None:
     chained = resample_to_spacing(chained, study.pixel_spacing_mm, 1.25)
     chained = crop_centred(chained, resample_points(centre, study.pixel_spacing_mm, 1.25))
     assert _dice(chained, arrays.inputs[0, 0] > 0) > 0.9
-    matrix, offset = slice_transform(centre, angle, study.pixel_spacing_mm)
-    point = source_to_crop(rotate_points(arrays.insertion_point_rc[0], centre, 0.0), matrix, offset)
+    point = oriented_points(arrays.insertion_point_rc[0], centre, angle, spacing_mm=study.pixel_spacing_mm)
     assert point[0] > 64 and abs(point[1] - 64) < 1e-6  # insertion point straight below the centre
 
 
@@ -219,10 +217,120 @@ def test_myops_orientation_puts_the_rv_at_the_lower_left(cmr_dir) -> None:
         for i, k in enumerate(arrays.slice_indices):
             if not rv[k].any() or not np.isfinite(arrays.insertion_point_rc[i]).all():
                 continue
-            matrix, offset = slice_transform(
-                arrays.lv_centre_rc[i], arrays.rotation_deg[i], study.pixel_spacing_mm
+            place = {"centre": arrays.lv_centre_rc[i], "angle_deg": arrays.rotation_deg[i]}
+            rv_centre = oriented_points(
+                np.argwhere(rv[k]).mean(axis=0), **place, spacing_mm=study.pixel_spacing_mm
             )
-            rv_centre = source_to_crop(np.argwhere(rv[k]).mean(axis=0), matrix, offset)
-            point = source_to_crop(arrays.insertion_point_rc[i], matrix, offset)
+            point = oriented_points(arrays.insertion_point_rc[i], **place, spacing_mm=study.pixel_spacing_mm)
             assert point[0] > 64 and abs(point[1] - 64) < 1.0, (case.name, k)
             assert rv_centre[1] < 64 - 5 and rv_centre[0] > 64 - 15, (case.name, k, rv_centre)
+
+
+def _write_nifti(study: LGEStudy, folder, *, truncate: bool = False):
+    """The study as ``<id>_LGE.nii.gz`` + ``<id>_gd.nii.gz`` (canonical labels) in ``folder``."""
+    import nibabel as nib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    affine = np.diag([*study.pixel_spacing_mm, 8.0, 1.0])
+    image = folder / f"{study.patient_id}_LGE.nii.gz"
+    nib.save(nib.Nifti1Image(np.transpose(study.images, (1, 2, 0)).astype(np.float32), affine), image)
+    nib.save(
+        nib.Nifti1Image(np.transpose(study.labels, (1, 2, 0)).astype(np.uint8), affine),
+        folder / f"{study.patient_id}_gd.nii.gz",
+    )
+    if truncate:
+        data = image.read_bytes()
+        image.write_bytes(data[: len(data) // 2])
+    return image
+
+
+def test_oriented_slice_is_the_single_affine_of_geometry_bit_for_bit() -> None:
+    """The pipeline's crop equals one scipy affine_transform with the matrix written out by hand."""
+    from scipy import ndimage
+
+    from cardiopredict.cmr.preprocess import oriented_slice
+
+    study = simulate_lge_phantom(n_slices=1, rotation_deg=-35.0, pixel_spacing_mm=(1.3, 1.1), seed=2)
+    arrays = preprocess_study(study, scar=LabelScar(), min_slices=1)
+    image, myo = study.images[0], study.myocardium_mask()[0]
+    centre, angle = arrays.lv_centre_rc[0], arrays.rotation_deg[0]
+    a = np.radians(angle)
+    rotation = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    matrix = np.diag(1.25 / np.asarray(study.pixel_spacing_mm)) @ rotation.T
+    offset = centre - matrix @ np.full(2, 64.0)
+
+    def warp(values: np.ndarray) -> np.ndarray:
+        return ndimage.affine_transform(values, matrix, offset=offset, output_shape=(128, 128), order=1)
+
+    lo, hi = image[myo].min(), image[myo].max()
+    lge, myo_crop = oriented_slice(image, myo, centre, angle, spacing_mm=study.pixel_spacing_mm)
+    np.testing.assert_array_equal(lge, ((warp(image) - lo) / (hi - lo)).astype(np.float32))
+    np.testing.assert_array_equal(myo_crop, warp(myo.astype(np.float32)) >= 0.5)
+    np.testing.assert_array_equal(arrays.lge[0], lge)
+    np.testing.assert_array_equal(arrays.inputs[0, 0], myo_crop)
+
+
+def test_one_truncated_nifti_among_four_patients_is_excluded_and_the_rest_go_on(tmp_path) -> None:
+    rows = []
+    for i in range(4):
+        study = simulate_lge_phantom(n_slices=4, rotation_deg=10.0 * i, patient_id=f"N{i}", seed=10 + i)
+        image = _write_nifti(study, tmp_path / f"N{i}", truncate=i == 2)
+        rows.append({"patient_id": f"N{i}", "lge": str(image.relative_to(tmp_path))})
+    manifest = tmp_path / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    out = preprocess_cohort(manifest, tmp_path / "out", scar=LabelScar())
+    _, _, index = load_cohort_arrays(out)
+    exclusions = pd.read_csv(out / "exclusions.csv", dtype=str)
+    assert list(index.patient_id) == ["N0", "N1", "N3"]
+    assert list(exclusions.patient_id) == ["N2"]
+    reason = exclusions.reason[0]
+    assert reason.startswith("cannot read") and "N2_LGE.nii.gz" in reason, reason
+    summary = json.loads((out / "preprocess.json").read_text())
+    assert (
+        summary["included"] == 3
+        and summary["excluded"] == 1
+        and summary["scar"]
+        == {
+            "name": "labels",
+            "scar_labels": [3, 4],
+            "gray_zone": "fwhm",
+        }
+    )
+
+
+class _Exploding:
+    """A segmenter that fails unexpectedly on one patient (its second slice count)."""
+
+    name = "exploding"
+
+    def __call__(self, images, myo_mask, *, pixel_spacing_mm, labels=None, rotation_deg=None):
+        if len(images) == 5:
+            raise RuntimeError("kaboom")
+        return NSD()(images, myo_mask, pixel_spacing_mm=pixel_spacing_mm)
+
+    def describe(self):
+        return {"name": self.name}
+
+
+def test_an_unexpected_error_in_one_patient_is_recorded_with_its_type(tmp_path) -> None:
+    rows = []
+    for i, n in enumerate((4, 5, 4)):
+        study = simulate_lge_phantom(n_slices=n, patient_id=f"U{i}", seed=20 + i)
+        image = _write_nifti(study, tmp_path / f"U{i}")
+        rows.append({"patient_id": f"U{i}", "lge": str(image.relative_to(tmp_path))})
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    out = preprocess_cohort(tmp_path / "m.csv", tmp_path / "out", scar=_Exploding())
+    exclusions = pd.read_csv(out / "exclusions.csv", dtype=str)
+    assert list(exclusions.patient_id) == ["U1"]
+    assert exclusions.reason[0] == "unexpected RuntimeError: kaboom"
+    assert list(load_cohort_arrays(out)[2].patient_id) == ["U0", "U2"]
+
+
+def test_string_specs_and_objects_give_the_same_arrays() -> None:
+    study = simulate_lge_phantom(n_slices=4, rotation_deg=25.0, seed=4)
+    by_object = preprocess_study(study, scar=FWHM(baseline="remote"))
+    by_spec = preprocess_study(study, scar="fwhm")
+    np.testing.assert_array_equal(preprocess_study(study, scar=FWHM()).inputs, by_spec.inputs)
+    assert by_object.inputs.shape == by_spec.inputs.shape
+    with pytest.raises(InputError, match="unknown scar method"):
+        preprocess_study(study, scar="otsu")

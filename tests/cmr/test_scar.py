@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cardiopredict.cmr.scar import ScarResult, ScarSegmenter, remote_region, scar_burden, segment_scar
+from cardiopredict.cmr.scar import (
+    FWHM,
+    NSD,
+    Hysteresis,
+    LabelScar,
+    ScarResult,
+    ScarSegmenter,
+    remote_region,
+    scar_burden,
+    scar_method,
+    segment_scar,
+)
 from cardiopredict.cmr.simulate import simulate_lge_phantom
 from cardiopredict.errors import InputError
 
@@ -31,7 +42,7 @@ def _ring_slice(seed: int = 0, *, scar: bool = True):
 @pytest.mark.parametrize("n_sd", [2, 3, 5, 6])
 def test_nsd_recovers_a_bright_arc_inside_the_myocardium(n_sd: float) -> None:
     image, myo, truth = _ring_slice()
-    result = segment_scar(image, myo, method="nsd", n_sd=n_sd)
+    result = segment_scar(image, myo, NSD(n_sd=n_sd))
     assert result.mask.shape == image.shape
     assert not (result.mask & ~myo).any()
     assert _dice(result.mask, truth) > 0.9
@@ -43,10 +54,10 @@ def test_nsd_recovers_a_bright_arc_inside_the_myocardium(n_sd: float) -> None:
 
 def test_fwhm_recovers_the_arc_and_finds_nothing_in_healthy_myocardium() -> None:
     image, myo, truth = _ring_slice()
-    assert _dice(segment_scar(image, myo, method="fwhm").mask, truth) > 0.9
+    assert _dice(segment_scar(image, myo, FWHM()).mask, truth) > 0.9
     healthy, myo, _ = _ring_slice(scar=False)
-    assert segment_scar(healthy, myo, method="fwhm").mask.sum() == 0
-    assert segment_scar(healthy, myo, method="nsd", n_sd=5).mask.sum() < 0.01 * myo.sum()
+    assert segment_scar(healthy, myo, FWHM()).mask.sum() == 0
+    assert segment_scar(healthy, myo, NSD(n_sd=5)).mask.sum() < 0.01 * myo.sum()
 
 
 def test_hysteresis_keeps_the_arc_and_drops_a_thin_endocardial_rim() -> None:
@@ -57,15 +68,15 @@ def test_hysteresis_keeps_the_arc_and_drops_a_thin_endocardial_rim() -> None:
     # a two-pixel partial-volume rim along the endocardium, touching the scar, at ~60 % of the scar
     rim = myo & (radius < 22) & (angle >= 30) & (angle < 120)
     image[rim] = 250.0
-    fwhm = segment_scar(image, myo, method="fwhm")
-    hyst = segment_scar(image, myo, method="hysteresis")
+    fwhm = segment_scar(image, myo, FWHM())
+    hyst = segment_scar(image, myo, Hysteresis())
     assert fwhm.mask[rim].mean() > 0.9  # FWHM keeps the rim: it is connected to the seeded scar
     assert hyst.mask[rim].mean() < 0.1  # the 1.5 mm opening removes it
     assert _dice(hyst.mask, truth) > 0.9
     assert not (hyst.mask & ~myo).any() and not (hyst.gray_zone & hyst.mask).any()
-    assert hyst.params["min_component_mm2"] == 40.0 and hyst.params["hysteresis_fractions"] == (0.8, 0.45)
+    assert hyst.params["min_component_mm2"] == 40.0 and hyst.params["fractions"] == (0.8, 0.45)
     healthy, myo, _ = _ring_slice(scar=False)
-    assert segment_scar(healthy, myo, method="hysteresis").mask.sum() == 0
+    assert segment_scar(healthy, myo, Hysteresis()).mask.sum() == 0
 
 
 def test_hysteresis_grows_a_seed_into_its_dimmer_border_only() -> None:
@@ -75,15 +86,15 @@ def test_hysteresis_grows_a_seed_into_its_dimmer_border_only() -> None:
     border = myo & (angle >= 30) & (angle < 50)  # dimmer border attached to the bright core
     island = myo & (angle >= 150) & (angle < 170)  # equally dim but without a bright core
     image[border | island] = 250.0  # between 45 % and 80 % of the maximum (~440)
-    result = segment_scar(image, myo, method="hysteresis")
+    result = segment_scar(image, myo, Hysteresis())
     assert result.mask[border].mean() > 0.9
     assert not result.mask[island].any()
-    strict = segment_scar(image, myo, method="hysteresis", hysteresis_fractions=(0.8, 0.8))
+    strict = segment_scar(image, myo, Hysteresis(fractions=(0.8, 0.8)))
     assert not strict.mask[border].any()
-    with pytest.raises(InputError, match="hysteresis_fractions"):
-        segment_scar(image, myo, method="hysteresis", hysteresis_fractions=(0.4, 0.6))
+    with pytest.raises(InputError, match="fractions"):
+        Hysteresis(fractions=(0.4, 0.6))
     with pytest.raises(InputError, match="opening_radius_mm"):
-        segment_scar(image, myo, method="hysteresis", opening_radius_mm=-1.0)
+        Hysteresis(opening_radius_mm=-1.0)
 
 
 def test_gray_zone_lies_between_the_sd_thresholds() -> None:
@@ -93,10 +104,10 @@ def test_gray_zone_lies_between_the_sd_thresholds() -> None:
         np.abs(np.degrees(np.arctan2(-(np.mgrid[0:96, 0:96][0] - 48), np.mgrid[0:96, 0:96][1] - 48)) - 40) < 5
     )
     image[border] = 100.0 + 25.0 + rng.normal(0, 1, int(border.sum()))  # ~2.5 SD above remote
-    result = segment_scar(image, myo, method="nsd", n_sd=5, min_component_mm2=0)
+    result = segment_scar(image, myo, NSD(n_sd=5, min_component_mm2=0))
     assert result.gray_zone[border].mean() > 0.8
     assert not (result.gray_zone & ~myo).any()
-    fwhm = segment_scar(image, myo, method="fwhm")
+    fwhm = segment_scar(image, myo, FWHM())
     assert not (fwhm.gray_zone & fwhm.mask).any()
 
 
@@ -105,8 +116,8 @@ def test_small_components_are_removed_by_area_in_mm2() -> None:
     speck = (24, 48)  # an isolated pixel of the healthy wall made very bright
     assert myo[speck] and not truth[speck]
     image[speck] = 1000.0
-    kept = segment_scar(image, myo, method="nsd", n_sd=3, min_component_mm2=0)
-    cleaned = segment_scar(image, myo, method="nsd", n_sd=3, pixel_spacing_mm=(1.0, 1.0), min_component_mm2=4)
+    kept = segment_scar(image, myo, NSD(n_sd=3, min_component_mm2=0))
+    cleaned = segment_scar(image, myo, NSD(n_sd=3, min_component_mm2=4), pixel_spacing_mm=(1.0, 1.0))
     assert kept.mask[speck] and not cleaned.mask[speck]
     assert cleaned.mask[truth].mean() > 0.9
 
@@ -116,17 +127,21 @@ def test_labels_method_uses_canonical_scar_values() -> None:
     labels = np.where(myo, 2, 0).astype(np.uint8)
     labels[truth] = 3
     labels[truth & (np.mgrid[0:96, 0:96][0] < 48)] = 4  # no-reflow counts as scar
-    result = segment_scar(image, myo, method="labels", labels=labels)
+    result = segment_scar(image, myo, LabelScar(), labels=labels)
     assert np.array_equal(result.mask, truth)
+    infarct_only = segment_scar(image, myo, LabelScar(scar_labels=(3,)), labels=labels)
+    assert np.array_equal(infarct_only.mask, truth & (labels == 3))
     with pytest.raises(InputError, match="labels="):
-        segment_scar(image, myo, method="labels")
+        segment_scar(image, myo, LabelScar())
+    with pytest.raises(InputError, match="scar_labels"):
+        LabelScar(scar_labels=(2,))
 
 
 def test_stacks_are_thresholded_per_slice() -> None:
     a, myo, truth = _ring_slice(0)
     b, _, _ = _ring_slice(1)
     stack = np.stack([a, 3.0 * b])  # the second slice is three times brighter overall
-    result = segment_scar(stack, np.stack([myo, myo]), method="nsd", n_sd=3)
+    result = segment_scar(stack, np.stack([myo, myo]), NSD(n_sd=3))
     assert result.thresholds.shape == (2,)
     assert result.thresholds[1] > 2 * result.thresholds[0]
     assert _dice(result.mask[1], truth) > 0.9
@@ -135,14 +150,14 @@ def test_stacks_are_thresholded_per_slice() -> None:
 def test_bad_inputs_raise_named_errors() -> None:
     image, myo, _ = _ring_slice()
     with pytest.raises(InputError, match="shape"):
-        segment_scar(image, myo[:-1])
+        segment_scar(image, myo[:-1], NSD())
     bad = image.copy()
     bad[myo.nonzero()[0][0], myo.nonzero()[1][0]] = np.nan
     with pytest.raises(InputError, match="NaN"):
-        segment_scar(bad, myo)
-    with pytest.raises(InputError, match="unknown method"):
-        segment_scar(image, myo, method="otsu")  # type: ignore[arg-type]
-    empty = segment_scar(image, np.zeros_like(myo), method="nsd")
+        segment_scar(bad, myo, NSD())
+    with pytest.raises(InputError, match="ScarSegmenter"):
+        segment_scar(image, myo, "nsd")  # type: ignore[arg-type]
+    empty = segment_scar(image, np.zeros_like(myo), NSD())
     assert not empty.mask.any()
 
 
@@ -164,16 +179,19 @@ class _Everything:
 
     name = "everything"
 
-    def __call__(self, images, myo_mask, *, pixel_spacing_mm):
+    def __call__(self, images, myo_mask, *, pixel_spacing_mm, labels=None, rotation_deg=None):
         ones = np.ones(images.shape, dtype=bool)
         return ScarResult(ones, np.zeros_like(ones), None, np.full(len(images), np.nan), self.name)
+
+    def describe(self):
+        return {"name": self.name}
 
 
 def test_a_plugged_in_segmenter_is_confined_to_the_myocardium() -> None:
     image, myo, _ = _ring_slice()
     segmenter = _Everything()
     assert isinstance(segmenter, ScarSegmenter)
-    result = segment_scar(image, myo, method=segmenter)
+    result = segment_scar(image, myo, segmenter)
     assert result.method == "everything"
     assert np.array_equal(result.mask, myo)
 
@@ -189,11 +207,9 @@ def test_remote_region_is_the_darkest_sector() -> None:
 def test_threshold_methods_recover_the_phantom_scar(territory: str) -> None:
     study = simulate_lge_phantom(n_slices=4, territory=territory, rotation_deg=20.0, seed=3)
     myo, truth = study.myocardium_mask(), study.scar_label_mask()
-    for method, n_sd in (("nsd", 3.0), ("nsd", 5.0), ("fwhm", 5.0), ("hysteresis", 5.0)):
-        result = segment_scar(
-            study.images, myo, method=method, n_sd=n_sd, pixel_spacing_mm=study.pixel_spacing_mm
-        )
-        assert _dice(result.mask, truth) > 0.75, (method, n_sd)
+    for segmenter in (NSD(n_sd=3.0), NSD(n_sd=5.0), FWHM(), Hysteresis()):
+        result = segment_scar(study.images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm)
+        assert _dice(result.mask, truth) > 0.75, segmenter
 
 
 @pytest.mark.realdata
@@ -208,10 +224,48 @@ def test_threshold_scar_agrees_with_the_myops_expert(cmr_dir) -> None:
         study = read_lge(case)
         myo, truth = study.myocardium_mask(), study.scar_label_mask()
         for method in scores:
-            result = segment_scar(study.images, myo, method=method, pixel_spacing_mm=study.pixel_spacing_mm)
+            result = segment_scar(
+                study.images, myo, scar_method(method), pixel_spacing_mm=study.pixel_spacing_mm
+            )
             assert not (result.mask & ~myo).any()
             scores[method].append(_dice(result.mask, truth))
     # the full benchmark (benchmarks/scar_myops.py) gives means of 0.57 (fwhm) and 0.61 (hysteresis)
     # over 35 cases
     assert np.mean(scores["fwhm"]) > 0.45, scores
     assert np.mean(scores["hysteresis"]) > 0.45, scores
+
+
+def test_scar_method_parses_specs_and_refuses_unknown_ones_and_parameters() -> None:
+    assert scar_method("nsd", n_sd=3) == NSD(n_sd=3)
+    assert scar_method("HYSTERESIS") == Hysteresis()
+    assert scar_method("fwhm", baseline="remote").describe() == {
+        "name": "fwhm",
+        "baseline": "remote",
+        "gray_zone": "fwhm",
+        "min_component_mm2": 5.0,
+    }
+    assert scar_method("labels").describe()["scar_labels"] == (3, 4)
+    with pytest.raises(InputError, match=r"otsu.*nsd, fwhm, hysteresis, labels, learned:DIR"):
+        scar_method("otsu")
+    with pytest.raises(InputError, match=r"no parameter.*n_sd"):
+        scar_method("fwhm", n_sd=3)
+    with pytest.raises(InputError, match="n_sd"):
+        NSD(n_sd=0)
+    with pytest.raises(InputError, match="baseline"):
+        FWHM(baseline="median")  # type: ignore[arg-type]
+
+
+def test_describe_is_strict_json_and_rebuilds_the_same_segmenter() -> None:
+    import json
+
+    for segmenter in (NSD(n_sd=2), FWHM(baseline="remote"), Hysteresis(fractions=(0.7, 0.4)), LabelScar()):
+        text = json.dumps(segmenter.describe(), allow_nan=False)
+        described = json.loads(text)
+        assert scar_method(described.pop("name"), **described) == segmenter
+
+
+def test_result_params_are_the_segmenters_description() -> None:
+    image, myo, _ = _ring_slice()
+    result = segment_scar(image, myo, Hysteresis())
+    assert result.method == "hysteresis"
+    assert {"name": result.method, **result.params} == Hysteresis().describe()

@@ -1,12 +1,12 @@
 """LGE cardiac MRI: the LGEStudy record, readers, geometry, intensity, scar, model inputs, phantoms.
 
-Names are imported lazily so ``import cardiopredict.cmr`` stays fast.
+Names are imported lazily so ``import cardiopredict.cmr`` stays fast (torch and MONAI load only with
+the learned scar segmenter).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from cardiopredict._lazy import lazy_exports
 
 _LAZY = {
     "LGEStudy": "cardiopredict.cmr.study",
@@ -29,14 +29,23 @@ _LAZY = {
     "crop_origin": "cardiopredict.cmr.geometry",
     "oriented_crop": "cardiopredict.cmr.geometry",
     "oriented_points": "cardiopredict.cmr.geometry",
+    "oriented_uncrop": "cardiopredict.cmr.geometry",
     "point_angle_deg": "cardiopredict.cmr.geometry",
     "DEFAULT_TARGET_SPACING_MM": "cardiopredict.cmr.geometry",
     "normalize_in_mask": "cardiopredict.cmr.intensity",
     "segment_scar": "cardiopredict.cmr.scar",
+    "scar_method": "cardiopredict.cmr.scar",
     "scar_burden": "cardiopredict.cmr.scar",
+    "scar_dice": "cardiopredict.cmr.scar",
     "ScarResult": "cardiopredict.cmr.scar",
     "ScarSegmenter": "cardiopredict.cmr.scar",
+    "NSD": "cardiopredict.cmr.scar",
+    "FWHM": "cardiopredict.cmr.scar",
+    "Hysteresis": "cardiopredict.cmr.scar",
+    "LabelScar": "cardiopredict.cmr.scar",
+    "LearnedScar": "cardiopredict.cmr.learned",
     "preprocess_study": "cardiopredict.cmr.preprocess",
+    "oriented_slice": "cardiopredict.cmr.preprocess",
     "preprocess_cohort": "cardiopredict.cmr.preprocess",
     "load_cohort_arrays": "cardiopredict.cmr.preprocess",
     "PatientArrays": "cardiopredict.cmr.preprocess",
@@ -45,13 +54,4 @@ _LAZY = {
 }
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cardiopredict.cmr' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -613,3 +613,41 @@ def oriented_points(
     """Where input ``(row, col)`` points land in :func:`oriented_crop`'s output."""
     matrix, offset = _oriented_crop_transform(centre, angle_deg, spacing_mm, target_mm, size)
     return (np.asarray(points, dtype=np.float64) - offset) @ np.linalg.inv(matrix).T
+
+
+def oriented_uncrop(
+    crop: np.ndarray,
+    centre: np.ndarray,
+    angle_deg: float,
+    *,
+    shape: tuple[int, int],
+    spacing_mm: tuple[float, float],
+    target_mm: float = DEFAULT_TARGET_SPACING_MM,
+    order: int = 1,
+) -> np.ndarray:
+    """Map an :func:`oriented_crop` output back onto the source grid (the inverse of the same affine).
+
+    Parameters
+    ----------
+    crop : float ndarray of shape (size, size)
+        Values on the oriented crop (e.g. a network's scar probability).
+    centre, angle_deg, spacing_mm, target_mm
+        As given to :func:`oriented_crop`.
+    shape : (H, W)
+        The source slice's shape.
+    order : int
+        Spline order (1 bilinear).
+
+    Returns
+    -------
+    float ndarray of shape (H, W)
+        0 where the source pixel lies outside the crop.
+    """
+    crop = np.asarray(crop, dtype=np.float32)
+    if crop.ndim != 2 or crop.shape[0] != crop.shape[1]:
+        raise GeometryError(f"oriented_uncrop needs a square 2-D crop, got shape {crop.shape}")
+    matrix, offset = _oriented_crop_transform(centre, angle_deg, spacing_mm, target_mm, crop.shape[0])
+    inverse = np.linalg.inv(matrix)
+    return ndimage.affine_transform(
+        crop, inverse, offset=-inverse @ offset, output_shape=tuple(shape), order=order, mode="constant"
+    )

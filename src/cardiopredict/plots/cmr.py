@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from cardiopredict._atomic import publish
-from cardiopredict.cmr.preprocess import PatientArrays, preprocess_study
-from cardiopredict.cmr.scar import ScarMethod
+from cardiopredict._io import atomic_target
+from cardiopredict.cmr.preprocess import DEFAULT_SCAR, PatientArrays, preprocess_study
+from cardiopredict.cmr.scar import ScarSegmenter, scar_method
 from cardiopredict.cmr.study import LGEStudy
 from cardiopredict.errors import InputError
 
-__all__ = ["oriented_full_slice", "plot_lge_panel", "plot_oriented_montage"]
+__all__ = ["oriented_full_slice", "plot_lge_panel", "plot_oriented_montage", "plot_scar_comparison"]
 
 
 def oriented_full_slice(
@@ -45,8 +44,7 @@ def plot_lge_panel(
     study: LGEStudy,
     out: str | os.PathLike[str],
     *,
-    scar: ScarMethod = "nsd",
-    n_sd: float = 5.0,
+    scar: ScarSegmenter | str = DEFAULT_SCAR,
     slice_position: int | None = None,
     dpi: int = 110,
 ) -> Path:
@@ -58,10 +56,8 @@ def plot_lge_panel(
         With a myocardium (labels or contours) and an insertion point or RV label.
     out : path
         PNG written atomically.
-    scar : {"nsd", "fwhm", "hysteresis", "labels"}
-        Scar method for the fourth panel.
-    n_sd : float
-        For ``scar="nsd"``.
+    scar : ScarSegmenter or str
+        Scar segmenter for the fourth panel (e.g. ``NSD(n_sd=3)``, ``"hysteresis"``, ``"learned:DIR"``).
     slice_position : int, optional
         Which of the *selected* slices (0 = most basal); default the middle one.
     dpi : int
@@ -77,7 +73,8 @@ def plot_lge_panel(
         The study is excluded by the preprocessing (the message gives the reason) or the slice position is
         out of range.
     """
-    arrays = preprocess_study(study, scar=scar, n_sd=n_sd, min_slices=1)
+    segmenter = scar_method(scar) if isinstance(scar, str) else scar
+    arrays = preprocess_study(study, scar=segmenter, min_slices=1)
     if arrays.excluded:
         raise InputError(
             f"plot_lge_panel: {study.patient_id or 'study'} cannot be preprocessed: {arrays.excluded}"
@@ -116,7 +113,8 @@ def plot_lge_panel(
     overlay[scar_mask > 0] = (1.0, 0.1, 0.1, 0.6)
     axes[3].imshow(overlay)
     axes[3].contour(myo, levels=[0.5], colors="lime", linewidths=0.6)
-    method = f"{n_sd:g} SD" if scar == "nsd" else scar
+    described = segmenter.describe()
+    method = f"{described['n_sd']:g} SD" if described["name"] == "nsd" else described["name"]
     axes[3].set_title(f"LGE scar ({method}, {arrays.scar_burden_pct:.0f}% of myocardium)")
     for axis in axes:
         axis.set_xticks([])
@@ -181,18 +179,73 @@ def plot_oriented_montage(
     return _save(fig, Path(out), dpi)
 
 
+def plot_scar_comparison(
+    rows: Sequence[tuple[str, np.ndarray, np.ndarray, Mapping[str, np.ndarray]]],
+    out: str | os.PathLike[str],
+    *,
+    dpi: int = 100,
+    title: str | None = None,
+) -> Path:
+    """Expert and method scar side by side on oriented slices, one row per slice (for a person to check).
+
+    Parameters
+    ----------
+    rows : sequence of (label, lge (S, S), myocardium (S, S) bool, {column name: scar mask (S, S) bool})
+        The first column is the LGE alone; then one column per mask, in the mapping's order (e.g.
+        ``{"expert": ..., "hysteresis": ..., "learned": ...}``), each titled with its Dice against the
+        mask named ``"expert"`` when there is one.
+    out : path
+        PNG written atomically.
+    dpi : int
+    title : str, optional
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from cardiopredict.cmr.scar import scar_dice
+
+    if not rows:
+        raise InputError("plot_scar_comparison: no slices to draw.")
+    names = list(rows[0][3])
+    fig, axes = plt.subplots(
+        len(rows), 1 + len(names), figsize=(2.2 * (1 + len(names)), 2.3 * len(rows) + 0.4), squeeze=False
+    )
+    for line, (label, lge, myo, masks) in zip(axes, rows, strict=True):
+        vmax = max(1.0, float(np.percentile(lge, 99.5)))
+        for axis in line:
+            axis.imshow(np.clip(lge, 0, None), cmap="gray", vmin=0, vmax=vmax)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        line[0].set_title(label, fontsize=7)
+        for axis, name in zip(line[1:], names, strict=True):
+            overlay = np.zeros((*lge.shape, 4))
+            overlay[np.asarray(masks[name], dtype=bool)] = (1.0, 0.15, 0.1, 0.65)
+            axis.imshow(overlay)
+            axis.contour(myo, levels=[0.5], colors="lime", linewidths=0.4)
+            dice = (
+                ""
+                if name == "expert" or "expert" not in masks
+                else (f" (Dice {scar_dice(masks[name], masks['expert']):.2f})")
+            )
+            axis.set_title(f"{name}{dice}", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, Path(out), dpi)
+
+
 def _save(fig, out: Path, dpi: int) -> Path:
     import matplotlib.pyplot as plt
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        publish(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_target(out, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
     finally:
         plt.close(fig)
     return out

@@ -1,0 +1,291 @@
+"""Learned scar segmentation vs every threshold rule, against the expert, with patient-level CV (one run).
+
+For one dataset (MyoPS or EMIDEC, layouts as in ``benchmarks/scar_myops.py``), in one process:
+
+* every threshold rule of ``scar_myops.METHODS`` on every case (they are not trained; the hysteresis
+  parameters were chosen on the odd MyoPS cases, see docs/BENCHMARKS.md);
+* the learned segmenter (:mod:`cardiopredict.training.segmentation`): ``--folds`` patient-level folds,
+  each trained with an inner validation split for early stopping and scored on its held-out cases, plus
+  (unless ``--no-final``) a final model on every case, whose training time answers "training on all
+  cases";
+* per case and mean Dice (pooled over the case's slices, at the acquired resolution, inside the expert
+  myocardium: :func:`cardiopredict.cmr.scar.scar_dice`), scar burden Bland-Altman (method minus expert,
+  % of the myocardium: mean and 95 % limits), training seconds, and inference slices/s of the learned
+  model on ONE thread (crop, network, back-projection; measured on every case once after training);
+* the learned model's mean Dice minus the best threshold rule's, per case pairs.
+
+The models are written to ``--work`` (default a temporary folder; never commit them: the datasets'
+licences forbid redistributing weights trained on them). EMIDEC png_256 slices have no spacing and no RV:
+the spacing is ASSUMED (``scar_myops.EMIDEC_PNG_SPACING_MM``) and the slices are not rotated.
+
+Usage:
+  nice -n 10 python benchmarks/scar_learned.py --data ../shared/data/cmr/myops_multiseq_tengjia --json m.json
+  nice -n 10 python benchmarks/scar_learned.py --data ../shared/data/cmr/emidec/png_256 --dataset emidec \\
+      --folds 3 --json e.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cardiopredict._io import atomic_write_json, dumps_strict
+from scar_myops import METHODS, find_cases, read_case, segmenters
+
+
+def read_labelled(data: Path, dataset: str, *, limit: int | None = None) -> tuple[str, list, dict]:
+    """The dataset's cases as LabelledCase (expert scar = canonical 3 + 4), and the skipped ones."""
+    from cardiopredict.training.segmentation import labelled_case
+
+    dataset, paths = find_cases(data, dataset)
+    cases, skipped = [], {}
+    for path, png_case in paths[:limit]:
+        study = read_case(path, png_case, dataset)
+        if study.labels is None:
+            skipped[study.patient_id] = "no label map"
+            continue
+        try:
+            cases.append(labelled_case(study))
+        except Exception as error:
+            skipped[study.patient_id] = f"{type(error).__name__}: {error}"
+    return dataset, cases, skipped
+
+
+def bland_altman(diff: list[float]) -> dict:
+    values = np.asarray(diff, dtype=float)
+    mean, sd = float(values.mean()), float(values.std(ddof=1))
+    return {
+        "mean": round(mean, 3),
+        "sd": round(sd, 3),
+        "lower": round(mean - 1.96 * sd, 3),
+        "upper": round(mean + 1.96 * sd, 3),
+    }
+
+
+def thresholds(cases: list) -> dict:
+    """Every threshold rule on every case: per-case Dice, mean, burden Bland-Altman, seconds per slice."""
+    from cardiopredict.cmr.scar import scar_dice, segment_scar
+
+    out = {}
+    for name, segmenter in segmenters(METHODS).items():
+        dice, diff, seconds = {}, [], 0.0
+        for case in cases:
+            started = time.perf_counter()
+            mask = segment_scar(case.images, case.myo, segmenter, pixel_spacing_mm=case.pixel_spacing_mm).mask
+            seconds += time.perf_counter() - started
+            dice[case.patient_id] = round(scar_dice(mask, case.truth), 4)
+            diff.append(100.0 * (mask.sum() - case.truth.sum()) / case.myo.sum())
+        out[name] = {
+            "mean_dice": round(float(np.mean(list(dice.values()))), 4),
+            "per_case_dice": dice,
+            "burden_bland_altman_pct": bland_altman(diff),
+            "seconds_per_slice": round(seconds / sum(len(c.images) for c in cases), 5),
+        }
+    return out
+
+
+def inference_speed(model_dir: Path, cases: list) -> dict:
+    """Slices per second of the learned segmenter on one thread (every case once, after one warm-up).
+
+    ``wall``: slices per elapsed second (depends on what else the machine runs); ``cpu``: slices per
+    second of this process's CPU time, i.e. what one dedicated core gives (the process runs one thread).
+    """
+    import torch
+
+    from cardiopredict.cmr.learned import LearnedScar
+    from cardiopredict.cmr.scar import segment_scar
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        segmenter = LearnedScar.load(model_dir)
+        segment_scar(cases[0].images, cases[0].myo, segmenter, pixel_spacing_mm=cases[0].pixel_spacing_mm)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for case in cases:
+            segment_scar(
+                case.images,
+                case.myo,
+                segmenter,
+                pixel_spacing_mm=case.pixel_spacing_mm,
+                rotation_deg=case.rotation_deg,
+            )
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        n = sum(len(c.images) for c in cases)
+        return {"slices": n, "wall": round(n / wall, 2), "cpu": round(n / cpu, 2)}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def draw_figure(cases: list, work: Path, rule_name: str, out: Path, *, n_cases: int = 6) -> Path:
+    """Expert vs the best threshold rule vs the learned model (whose fold never saw the case), on crops."""
+    import functools
+    import json
+
+    from cardiopredict.cmr.geometry import oriented_crop
+    from cardiopredict.cmr.learned import LearnedScar
+    from cardiopredict.cmr.preprocess import oriented_mask
+    from cardiopredict.cmr.scar import segment_scar
+    from cardiopredict.plots.cmr import plot_scar_comparison
+
+    fold_of = json.loads((work / "run.json").read_text(encoding="utf-8"))["fold_of_case"]
+    rule = segmenters({rule_name: METHODS[rule_name]})[rule_name]
+    with_scar = [c for c in cases if c.has_scar]
+    chosen = [
+        with_scar[i] for i in np.linspace(0, len(with_scar) - 1, min(n_cases, len(with_scar))).astype(int)
+    ]
+    rows = []
+    for case in chosen:
+        fold = fold_of[case.patient_id]
+        learned = LearnedScar.load(work / f"fold{fold}")
+        k = int(np.argmax(case.truth.reshape(len(case.truth), -1).sum(axis=1)))
+        masks = {}
+        for name, segmenter in ((rule_name, rule), ("learned", learned)):
+            mask = segment_scar(
+                case.images,
+                case.myo,
+                segmenter,
+                pixel_spacing_mm=case.pixel_spacing_mm,
+                rotation_deg=case.rotation_deg,
+            ).mask[k]
+            crop = functools.partial(
+                oriented_crop, spacing_mm=case.pixel_spacing_mm, size=case.target.shape[-1], order=1
+            )
+            masks[name] = oriented_mask(mask, case.inputs.centres[k], case.inputs.angles[k], crop=crop)
+        cut = case.inputs.x[k]
+        rows.append(
+            (
+                f"{case.patient_id} slice {k} (fold {fold} held out)",
+                cut[0],
+                cut[1] > 0,
+                {"expert": case.target[k] > 0.5, **masks},
+            )
+        )
+    return plot_scar_comparison(rows, out, title="Expert vs threshold rule vs learned (held-out cases)")
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+
+    from cardiopredict.training.segmentation import ScarTrainingConfig, cross_validate_scar
+
+    torch.set_num_threads(args.threads)
+    dataset, cases, skipped = read_labelled(args.data, args.dataset, limit=args.limit)
+    rules = thresholds(cases)
+    config = ScarTrainingConfig(
+        arch=args.arch,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    work = args.work or Path(tempfile.mkdtemp(prefix=f"scar_learned_{dataset}_"))
+    started = time.perf_counter()
+    cv = cross_validate_scar(
+        cases, work, folds=args.folds, config=config, final=not args.no_final, progress=True
+    )
+    wall = time.perf_counter() - started
+    model_dir = work / "final" if not args.no_final else work / "fold0"
+    best_rule = max(rules, key=lambda name: rules[name]["mean_dice"])
+    if args.figure:
+        draw_figure(cases, work, best_rule, args.figure)
+    learned_dice = cv["per_case_dice"]
+    best = max(rules, key=lambda name: rules[name]["mean_dice"])
+    paired = [learned_dice[p] - rules[best]["per_case_dice"][p] for p in learned_dice]
+    return {
+        "benchmark": "scar_learned",
+        "dataset": dataset,
+        "data": str(args.data),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cases": len(cases),
+        "slices": int(sum(len(c.images) for c in cases)),
+        "skipped": skipped,
+        "assumptions": (
+            f"EMIDEC png_256: pixel spacing ASSUMED {args.emidec_spacing}, no RV (slices not rotated)"
+            if dataset == "emidec"
+            else "MyoPS: spacing from the NIfTI headers; rotation from the RV label"
+        ),
+        "thresholds": rules,
+        "best_threshold": best,
+        "learned": {
+            "arch": args.arch,
+            "folds": args.folds,
+            "mean_dice": cv["mean_dice"],
+            "median_dice": cv["median_dice"],
+            "per_case_dice": learned_dice,
+            "burden_bland_altman_pct": cv["burden_bland_altman_pct"],
+            "best_epochs": cv["best_epochs"],
+            "train_seconds_per_fold": cv["train_seconds_per_fold"],
+            "final_train_seconds_all_cases": cv["final_train_seconds"],
+            "wall_seconds_cv_and_final": round(wall, 1),
+            "training_threads": args.threads,
+            "inference_slices_per_s_one_thread": inference_speed(model_dir, cases),
+            "config": cv["config"],
+        },
+        "learned_minus_best_threshold": {
+            "mean": round(float(np.mean(paired)), 4),
+            "cases_better": int(np.sum(np.asarray(paired) > 0)),
+            "cases_worse": int(np.sum(np.asarray(paired) < 0)),
+        },
+        "work_dir": str(work),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--dataset", choices=("auto", "myops", "emidec"), default="auto")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--arch", choices=("unet", "swinunetr"), default="unet")
+    parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument("--patience", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    parser.add_argument("--limit", type=int, help="only the first N cases (smoke runs)")
+    parser.add_argument("--no-final", action="store_true", help="skip the model on all cases")
+    parser.add_argument("--work", type=Path, help="model folder (resumable); default a temporary folder")
+    parser.add_argument("--json", type=Path, help="write the result here (atomically)")
+    parser.add_argument("--figure", type=Path, help="PNG: expert vs best rule vs learned on held-out slices")
+    parser.add_argument("--speed", type=Path, help="only measure inference slices/s of this model folder")
+    args = parser.parse_args(argv)
+    if args.speed:
+        _, cases, _ = read_labelled(args.data, args.dataset, limit=args.limit)
+        print(
+            dumps_strict(
+                {
+                    "model": str(args.speed),
+                    "inference_slices_per_s_one_thread": inference_speed(args.speed, cases),
+                }
+            )
+        )
+        return 0
+    from scar_myops import EMIDEC_PNG_SPACING_MM
+
+    args.emidec_spacing = EMIDEC_PNG_SPACING_MM
+    result = run(args)
+    if args.json:
+        atomic_write_json(args.json, result)
+    learned, best = result["learned"], result["best_threshold"]
+    print(
+        f"{result['dataset']}: {result['cases']} cases, {result['slices']} slices; learned "
+        f"({learned['folds']}-fold) mean Dice {learned['mean_dice']:.3f} vs best threshold {best} "
+        f"{result['thresholds'][best]['mean_dice']:.3f}; inference "
+        f"{learned['inference_slices_per_s_one_thread']} slices/s (1 thread: wall, cpu)",
+        file=sys.stderr,
+    )
+    if not args.json:
+        print(dumps_strict(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,438 @@
+"""A learned LGE scar segmenter: a MONAI 2-D network on the pipeline's oriented crop, saved as safetensors.
+
+The network sees what the VA model sees: each slice cut by
+:func:`cardiopredict.cmr.preprocess.oriented_slice` (LV centre at the crop centre, RV insertion point at
+6 o'clock when known, 1.25 mm pixels, 128 x 128) with two input channels, the LGE normalised by the
+myocardium's min/max and the myocardium mask, and it returns scar logits. Logits outside the
+myocardium are forced to a large negative value inside :class:`ScarSegmentationNet`, so scar never
+leaves the myocardium. :class:`LearnedScar` wraps a trained network as a
+:class:`~cardiopredict.cmr.scar.ScarSegmenter`: it crops, predicts, and maps the probability back onto
+the source grid with the inverse of the same affine, so it is compared with the expert (and with the
+threshold rules) at the acquired resolution.
+
+Architectures (MONAI): ``"unet"`` (default), a residual U-Net (:class:`monai.networks.nets.UNet` with
+residual units) with small channels for CPUs; ``"swinunetr"``, :class:`monai.networks.nets.SwinUNETR`
+in 2-D, the option closest to the paper's Swin-UNet. Training lives in
+:mod:`cardiopredict.training.segmentation` (``cardiopredict cmr train-scar``).
+
+A model folder holds ``scar_model.safetensors`` (weights only; nothing is unpickled) and
+``scar_model.json`` (format, architecture and its keyword arguments, preprocessing, which canonical
+labels counted as scar, the training-data fingerprint, the probability threshold, training summary).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+from torch import nn
+
+from cardiopredict._io import atomic_write_bytes, atomic_write_json, sha256_file
+from cardiopredict.cmr._scar_rules import gray_zone_from_scar
+from cardiopredict.cmr.geometry import (
+    DEFAULT_CROP_SIZE,
+    DEFAULT_TARGET_SPACING_MM,
+    lv_centre,
+    oriented_uncrop,
+)
+from cardiopredict.cmr.preprocess import oriented_slice, pipeline_preprocessing
+from cardiopredict.cmr.scar import SCAR_LABELS, ScarResult
+from cardiopredict.errors import ConfigError, InputError, IntensityError, ModelFileError
+
+__all__ = [
+    "ARCHITECTURES",
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "LearnedScar",
+    "ScarSegmentationNet",
+    "build_scar_network",
+    "model_inputs",
+    "save_scar_model",
+]
+
+FORMAT = "cardiopredict-scar-segmenter/1"
+WEIGHTS_FILE = "scar_model.safetensors"
+CONFIG_FILE = "scar_model.json"
+ARCHITECTURES = ("unet", "swinunetr")
+OUTSIDE_LOGIT = -20.0
+"""Logit given to every pixel outside the myocardium (probability ~2e-9)."""
+
+
+class ScarSegmentationNet(nn.Module):
+    """A 2-D segmentation backbone whose scar logits are confined to the myocardium channel.
+
+    Parameters
+    ----------
+    backbone : nn.Module
+        Maps (batch, 2, S, S) to (batch, 1, S, S) logits.
+
+    Notes
+    -----
+    ``forward(x)`` takes ``x`` float32 (batch, 2, S, S): channel 0 the normalised LGE, channel 1 the
+    myocardium (0/1); it returns logits (batch, 1, S, S), equal to ``OUTSIDE_LOGIT`` outside the
+    myocardium.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.backbone(x)
+        return logits.masked_fill(x[:, 1:2] < 0.5, OUTSIDE_LOGIT)
+
+
+def build_scar_network(
+    arch: str = "unet",
+    *,
+    channels: Sequence[int] = (16, 32, 64, 128),
+    num_res_units: int = 2,
+    feature_size: int = 12,
+    dropout: float = 0.1,
+) -> ScarSegmentationNet:
+    """The scar network: MONAI residual U-Net (default) or 2-D SwinUNETR, 2 channels in, 1 logit out.
+
+    Parameters
+    ----------
+    arch : {"unet", "swinunetr"}
+    channels : sequence of int
+        U-Net channels per level (stride 2 between levels).
+    num_res_units : int
+        Residual units per U-Net block.
+    feature_size : int
+        SwinUNETR embedding size (a multiple of 12).
+    dropout : float
+
+    Returns
+    -------
+    ScarSegmentationNet
+    """
+    from monai.networks.nets import SwinUNETR, UNet
+
+    if arch == "unet":
+        channels = tuple(int(c) for c in channels)
+        backbone: nn.Module = UNet(
+            spatial_dims=2,
+            in_channels=2,
+            out_channels=1,
+            channels=channels,
+            strides=(2,) * (len(channels) - 1),
+            num_res_units=int(num_res_units),
+            dropout=float(dropout),
+        )
+    elif arch == "swinunetr":
+        from monai.utils import optional_import
+
+        if not optional_import("einops")[1]:
+            raise ConfigError(
+                "arch='swinunetr' needs the einops package, which is not installed; install it "
+                "(pip install einops) or use arch='unet'."
+            )
+        backbone = SwinUNETR(
+            in_channels=2,
+            out_channels=1,
+            feature_size=int(feature_size),
+            spatial_dims=2,
+            drop_rate=float(dropout),
+        )
+    else:
+        raise InputError(f"unknown scar network {arch!r}; choose one of {', '.join(ARCHITECTURES)}.")
+    return ScarSegmentationNet(backbone)
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """A slice stack cut for the network.
+
+    Parameters
+    ----------
+    x : float32 ndarray of shape (n_slices, 2, size, size)
+        [normalised LGE, myocardium] on the oriented crop (zeros for slices that cannot be cut).
+    centres : float ndarray of shape (n_slices, 2)
+        LV centre per slice, source (row, col) pixels (NaN where the slice was skipped).
+    angles : float ndarray of shape (n_slices,)
+        Rotation applied per slice, degrees.
+    usable : bool ndarray of shape (n_slices,)
+        Slices with a myocardium of varying intensity.
+    """
+
+    x: np.ndarray
+    centres: np.ndarray
+    angles: np.ndarray
+    usable: np.ndarray
+
+
+def model_inputs(
+    images: np.ndarray,
+    myo_mask: np.ndarray,
+    *,
+    pixel_spacing_mm: tuple[float, float],
+    rotation_deg: np.ndarray | None = None,
+    size: int = DEFAULT_CROP_SIZE,
+    target_spacing_mm: float = DEFAULT_TARGET_SPACING_MM,
+) -> ModelInputs:
+    """Cut every slice as the pipeline does (:func:`~cardiopredict.cmr.preprocess.oriented_slice`).
+
+    Parameters
+    ----------
+    images : float ndarray of shape (n_slices, H, W)
+    myo_mask : bool ndarray of shape (n_slices, H, W)
+    pixel_spacing_mm : (row_mm, col_mm)
+    rotation_deg : float ndarray of shape (n_slices,), optional
+        Rotation putting the insertion point at 6 o'clock; NaN or None means 0 (unrotated).
+    size, target_spacing_mm
+        The crop.
+
+    Returns
+    -------
+    ModelInputs
+    """
+    n = len(images)
+    x = np.zeros((n, 2, size, size), dtype=np.float32)
+    centres = np.full((n, 2), np.nan)
+    angles = np.zeros(n)
+    usable = np.zeros(n, dtype=bool)
+    for k in range(n):
+        if not myo_mask[k].any():
+            continue
+        angle = 0.0 if rotation_deg is None else float(rotation_deg[k])
+        angles[k] = angle if np.isfinite(angle) else 0.0
+        centres[k] = lv_centre(myo_mask[k])
+        try:
+            lge, myo = oriented_slice(
+                images[k],
+                myo_mask[k],
+                centres[k],
+                angles[k],
+                spacing_mm=pixel_spacing_mm,
+                target_spacing_mm=target_spacing_mm,
+                size=size,
+            )
+        except IntensityError:
+            continue
+        x[k, 0], x[k, 1], usable[k] = lge, myo, True
+    return ModelInputs(x, centres, angles, usable)
+
+
+def predict_probabilities(
+    network: nn.Module, x: np.ndarray, *, batch_size: int = 16, device: str = "cpu"
+) -> np.ndarray:
+    """Scar probability per crop pixel, float32 (n, size, size) (0 outside the myocardium channel)."""
+    network.eval()
+    out = np.zeros((len(x), *x.shape[2:]), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).to(device)
+            out[start : start + len(batch)] = torch.sigmoid(network(batch))[:, 0].cpu().numpy()
+    return out
+
+
+class LearnedScar:
+    """A trained scar network as a :class:`~cardiopredict.cmr.scar.ScarSegmenter`. Build with :meth:`load`.
+
+    Parameters
+    ----------
+    network : ScarSegmentationNet
+    config : dict
+        The model's ``scar_model.json``.
+    source : str
+        Where it was loaded from (for messages and ``describe()``).
+    threshold : float, optional
+        Probability above which a pixel is scar (default: the model's, 0.5).
+    device : str
+    """
+
+    name: ClassVar[str] = "learned"
+
+    def __init__(
+        self,
+        network: nn.Module,
+        config: dict[str, Any],
+        *,
+        source: str = "",
+        threshold: float | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.network = network.to(device).eval()
+        self.config = config
+        self.source = source
+        self.threshold = float(config.get("threshold", 0.5) if threshold is None else threshold)
+        if not 0.0 < self.threshold < 1.0:
+            raise InputError(f"LearnedScar: threshold={self.threshold}; give a probability in (0, 1).")
+        self.device = device
+        self.preprocessing = dict(config["preprocessing"])
+
+    @classmethod
+    def load(
+        cls, directory: str | Path, *, threshold: float | None = None, device: str = "cpu"
+    ) -> LearnedScar:
+        """Load ``scar_model.json`` + ``scar_model.safetensors`` from ``directory``.
+
+        Raises
+        ------
+        ModelFileError
+            Missing, unreadable or mismatching files (pickled weights are refused).
+        """
+        folder = Path(directory)
+        config = _read_config(folder)
+        weights = folder / WEIGHTS_FILE
+        try:
+            state = load_file(str(weights), device="cpu")
+        except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+            raise ModelFileError(
+                f"{weights}: not a readable safetensors file ({error}); retrain the model "
+                "(cardiopredict cmr train-scar) or restore the file."
+            ) from error
+        network = build_scar_network(config["arch"], **config["network_kwargs"])
+        try:
+            network.load_state_dict(state)
+        except RuntimeError as error:
+            raise ModelFileError(
+                f"{weights}: the weights do not fit the {config['arch']!r} network of {CONFIG_FILE} "
+                f"({str(error).splitlines()[0]}); the two files come from different models."
+            ) from error
+        config = {**config, "weights_sha256": sha256_file(weights)}
+        return cls(network, config, source=str(folder), threshold=threshold, device=device)
+
+    def __call__(
+        self,
+        images: np.ndarray,
+        myo_mask: np.ndarray,
+        *,
+        pixel_spacing_mm: tuple[float, float],
+        labels: np.ndarray | None = None,
+        rotation_deg: np.ndarray | None = None,
+    ) -> ScarResult:
+        size, target = int(self.preprocessing["size"]), float(self.preprocessing["target_spacing_mm"])
+        cut = model_inputs(
+            images,
+            myo_mask,
+            pixel_spacing_mm=pixel_spacing_mm,
+            rotation_deg=rotation_deg,
+            size=size,
+            target_spacing_mm=target,
+        )
+        scar = np.zeros(images.shape, dtype=bool)
+        if cut.usable.any():
+            probability = predict_probabilities(self.network, cut.x[cut.usable], device=self.device)
+            for k, prob in zip(np.flatnonzero(cut.usable), probability, strict=True):
+                back = oriented_uncrop(
+                    prob,
+                    cut.centres[k],
+                    cut.angles[k],
+                    shape=images.shape[1:],
+                    spacing_mm=pixel_spacing_mm,
+                    target_mm=target,
+                )
+                scar[k] = (back >= self.threshold) & myo_mask[k]
+        gray = gray_zone_from_scar(images, myo_mask, scar, rule="fwhm")
+        params = {key: value for key, value in self.describe().items() if key != "name"}
+        return ScarResult(scar, gray, None, np.full(len(images), self.threshold), self.name, params)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, source, architecture, weights fingerprint, training-data fingerprint, preprocessing."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "arch": self.config["arch"],
+            "network_kwargs": self.config["network_kwargs"],
+            "weights_sha256": self.config.get("weights_sha256"),
+            "training_data_sha256": self.config["training_data"]["sha256"],
+            "scar_labels": self.config["scar_labels"],
+            "threshold": self.threshold,
+            "preprocessing": self.preprocessing,
+        }
+
+
+def save_scar_model(
+    network: nn.Module,
+    directory: str | Path,
+    *,
+    arch: str,
+    network_kwargs: dict[str, Any],
+    scar_labels: Sequence[int] = SCAR_LABELS,
+    training_data: dict[str, Any],
+    training: dict[str, Any] | None = None,
+    size: int = DEFAULT_CROP_SIZE,
+    target_spacing_mm: float = DEFAULT_TARGET_SPACING_MM,
+    threshold: float = 0.5,
+) -> Path:
+    """Write ``scar_model.safetensors`` then ``scar_model.json`` (last: a folder without it is unfinished).
+
+    Parameters
+    ----------
+    network : nn.Module
+        The trained :class:`ScarSegmentationNet`.
+    directory : path
+    arch, network_kwargs
+        As given to :func:`build_scar_network`.
+    scar_labels : sequence of int
+        Canonical labels that counted as scar in training (3 infarct, 4 no-reflow).
+    training_data : dict
+        At least ``sha256`` (fingerprint of the training arrays) and ``patients``.
+    training : dict, optional
+        Epochs, loss, seed ... (stored as given).
+    size, target_spacing_mm
+        The preprocessing the network was trained on.
+    threshold : float
+        Probability threshold for a scar pixel.
+
+    Returns
+    -------
+    Path
+        ``directory``.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
+    atomic_write_bytes(folder / WEIGHTS_FILE, save(state, metadata={"format": FORMAT}))
+    atomic_write_json(
+        folder / CONFIG_FILE,
+        {
+            "format": FORMAT,
+            "arch": arch,
+            "network_kwargs": dict(network_kwargs),
+            "preprocessing": pipeline_preprocessing(size=size, target_spacing_mm=target_spacing_mm),
+            "scar_labels": [int(v) for v in scar_labels],
+            "threshold": float(threshold),
+            "training_data": dict(training_data),
+            "training": dict(training or {}),
+        },
+    )
+    return folder
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        pickles = sorted(
+            p.name for p in folder.glob("*") if p.suffix.lower() in (".pt", ".pth", ".pkl", ".ckpt")
+        )
+        hint = (
+            f" It holds {pickles}: pickled weights are refused (they run code when loaded)."
+            if pickles
+            else ""
+        )
+        raise ModelFileError(
+            f"{path} not found: {folder} is not a scar model folder (train one with "
+            f"`cardiopredict cmr train-scar`, then pass learned:<out>/final).{hint}"
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{path}: not valid JSON ({error}); the file is corrupt.") from error
+    missing = [
+        k for k in ("format", "arch", "network_kwargs", "preprocessing", "training_data") if k not in config
+    ]
+    if missing or config.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path}: not a cardiopredict scar model (format {config.get('format')!r}, missing {missing})."
+        )
+    return config

@@ -1,0 +1,125 @@
+"""The learned scar segmenter: network, safetensors + JSON files, the ScarSegmenter contract, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cardiopredict.cmr.learned import (
+    CONFIG_FILE,
+    OUTSIDE_LOGIT,
+    WEIGHTS_FILE,
+    LearnedScar,
+    build_scar_network,
+    model_inputs,
+    save_scar_model,
+)
+from cardiopredict.cmr.preprocess import preprocess_study
+from cardiopredict.cmr.scar import ScarSegmenter, scar_method, segment_scar
+from cardiopredict.cmr.simulate import simulate_lge_phantom
+from cardiopredict.errors import ConfigError, InputError, ModelFileError
+
+TINY = {"channels": [4, 8], "num_res_units": 1}
+
+
+def _saved(tmp_path, *, size: int = 128, seed: int = 0):
+    torch.manual_seed(seed)
+    network = build_scar_network("unet", **TINY)
+    return save_scar_model(
+        network,
+        tmp_path / "model",
+        arch="unet",
+        network_kwargs=TINY,
+        training_data={"sha256": "0" * 64, "patients": ["a", "b"]},
+        size=size,
+    )
+
+
+def test_logits_outside_the_myocardium_are_pinned_low() -> None:
+    network = build_scar_network("unet", **TINY).eval()
+    x = torch.rand(3, 2, 128, 128)
+    x[:, 1] = 0.0
+    x[:, 1, 40:80, 40:80] = 1.0
+    with torch.inference_mode():
+        logits = network(x)
+    assert logits.shape == (3, 1, 128, 128)
+    assert torch.all(logits[:, 0][x[:, 1] < 0.5] == OUTSIDE_LOGIT)
+    assert torch.any(logits[:, 0][x[:, 1] > 0.5] != OUTSIDE_LOGIT)
+
+
+def test_unknown_architecture_and_missing_einops_give_named_errors() -> None:
+    with pytest.raises(InputError, match="unknown scar network"):
+        build_scar_network("resnet")
+    try:
+        import einops  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="einops"):
+            build_scar_network("swinunetr")
+    else:
+        network = build_scar_network("swinunetr").eval()
+        with torch.inference_mode():
+            assert network(torch.rand(1, 2, 128, 128)).shape == (1, 1, 128, 128)
+
+
+def test_saved_model_loads_describes_itself_and_stays_inside_the_myocardium(tmp_path) -> None:
+    folder = _saved(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([WEIGHTS_FILE, CONFIG_FILE])
+    segmenter = scar_method(f"learned:{folder}", threshold=0.3)
+    assert isinstance(segmenter, LearnedScar) and isinstance(segmenter, ScarSegmenter)
+    described = json.loads(json.dumps(segmenter.describe(), allow_nan=False))
+    assert described["name"] == "learned" and described["arch"] == "unet"
+    assert (
+        described["preprocessing"]["size"] == 128 and described["preprocessing"]["target_spacing_mm"] == 1.25
+    )
+    assert len(described["weights_sha256"]) == 64 and described["scar_labels"] == [3, 4]
+    study = simulate_lge_phantom(n_slices=3, rotation_deg=20.0, seed=1)
+    myo = study.myocardium_mask()
+    result = segment_scar(study.images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm)
+    assert result.mask.shape == study.images.shape and result.method == "learned"
+    assert not (result.mask & ~myo).any() and not (result.gray_zone & result.mask).any()
+
+
+def test_the_pipeline_runs_a_matching_model_and_refuses_other_preprocessing(tmp_path) -> None:
+    study = simulate_lge_phantom(n_slices=4, seed=2)
+    arrays = preprocess_study(study, scar=f"learned:{_saved(tmp_path)}")
+    assert arrays.excluded is None and arrays.inputs.shape == (4, 2, 128, 128)
+    assert not (arrays.inputs[:, 1] > arrays.inputs[:, 0]).any()
+    other = LearnedScar.load(_saved(tmp_path / "small", size=96))
+    with pytest.raises(InputError, match=r"other preprocessing \(size: model 96 vs pipeline 128"):
+        preprocess_study(study, scar=other)
+
+
+def test_model_folders_that_are_not_models_are_refused(tmp_path) -> None:
+    with pytest.raises(ModelFileError, match="train-scar"):
+        LearnedScar.load(tmp_path)
+    (tmp_path / "weights.pt").write_bytes(b"\x80\x04pickle")
+    with pytest.raises(ModelFileError, match="pickled weights are refused"):
+        LearnedScar.load(tmp_path)
+    folder = _saved(tmp_path)
+    (folder / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes()[:100])
+    with pytest.raises(ModelFileError, match="not a readable safetensors"):
+        LearnedScar.load(folder)
+    folder = _saved(tmp_path / "b")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["network_kwargs"] = {"channels": [8, 16], "num_res_units": 1}
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="do not fit"):
+        LearnedScar.load(folder)
+
+
+def test_model_inputs_are_the_pipelines_crops() -> None:
+    study = simulate_lge_phantom(n_slices=3, rotation_deg=30.0, seed=3)
+    arrays = preprocess_study(study, scar="labels", min_slices=1)
+    myo = study.myocardium_mask()[arrays.slice_indices]
+    cut = model_inputs(
+        study.images[arrays.slice_indices],
+        myo,
+        pixel_spacing_mm=study.pixel_spacing_mm,
+        rotation_deg=arrays.rotation_deg,
+    )
+    assert cut.usable.all()
+    np.testing.assert_array_equal(cut.x[:, 0], arrays.lge)
+    np.testing.assert_array_equal(cut.x[:, 1], arrays.inputs[:, 0])
