@@ -185,7 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
-        args.json.write_text(text + "\n")
+        from cardiopredict._io import atomic_write_text
+
+        atomic_write_text(args.json, text + "\n")
     return report
 
 

@@ -1,4 +1,5 @@
-"""Global QRS delineation on LUDB: cardiopredict vs NeuroKit2 (dwt, per lead) vs prominence-delineator.
+"""Global QRS delineation on LUDB: cardiopredict (default, legacy) vs NeuroKit2 vs prominence-delineator,
+plus the simulator cross-check and the edge profile that explains why the two checks disagree.
 
 Truth per beat (cardiologists' per-lead marks): the earliest QRS onset and the latest QRS offset over the
 12 leads' annotations of that beat. Only detections and true beats inside the annotated span of each record
@@ -10,14 +11,25 @@ same QRS).
 Usage::
 
     python benchmarks/delineation_ludb.py --ludb /path/to/ludb --json out.json [--limit N]
-        [--methods cardiopredict,cardiopredict-edge,neurokit2,prominence] [--records 1-75]
+        [--methods cardiopredict,cardiopredict-legacy,neurokit2,prominence] [--records 1-75]
+        [--sim-seeds 3] [--sim-noise 0,1,3]
 
 Prints JSON ``{"records", "methods": {name: {"sensitivity", "ppv", "onset_error_ms", "offset_error_ms",
-"qrs_duration_error_ms", "seconds_per_record", ...}}, "speedup_vs": {...}}``. Each peer also reports a
+"qrs_duration_error_ms", "seconds_per_record", ...}}, "speedup_vs": {...}, "agreement": {name: {"beats",
+"records", "threshold_crossings"}}, "simulator": {...}, "edge_profile": {...}}``. Each peer also reports a
 ``<name>-median`` variant from the same run (median over leads instead of earliest/latest). cardiopredict
-reports only the beats it marks valid; ``cardiopredict-edge`` is the same delineator with its
-opt-in calibrated edge model (``delineate(record, edge_model=True)``). Timings exclude file reading and
-a first warm-up call; peers' R peaks come from NeuroKit2's default detector (``ecg_peaks``), and
+reports only the beats it marks valid: ``cardiopredict`` is ``delineate(record)`` (the default),
+``cardiopredict-legacy`` ``DelineationParams.legacy()`` (threshold edges, the default until 2026-12-01) and
+``cardiopredict-calibrated`` ``DelineationParams.calibrated()`` (the calibrated edge model).
+``agreement`` is the QRS duration as clinicians read it: Bland-Altman mean and 95 % limits of agreement of
+the beat and record durations (record: median over its matched beats) against the cardiologists', and the
+records whose duration falls on the other side of 120 / 130 / 150 ms from the cardiologists'.
+``simulator`` delineates ``simulate_ecg`` records of every phenotype (``--sim-seeds`` each) with the
+simulator's noise scaled by each ``--sim-noise`` factor and reports the read minus the designed QRS duration.
+``edge_profile`` is the spatial velocity (0.5-40 Hz, 8 leads, as the delineator computes it) at the marked
+edges as a percentage of the beat's peak, and how long after the marked onset it reaches 4 % / 10 %, on
+LUDB (cardiologists' marks) and on the simulator (designed edges). Timings exclude file reading and a first
+warm-up call; peers' R peaks come from NeuroKit2's default detector (``ecg_peaks``), and
 prominence-delineator uses it too when its optional detector (vg-beat-detectors) is not installed.
 """
 
@@ -27,10 +39,8 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -39,7 +49,9 @@ import numpy as np
 
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 MATCH_MS = 150.0
-ALL_METHODS = ("cardiopredict", "cardiopredict-edge", "neurokit2", "prominence")
+ALL_METHODS = ("cardiopredict", "cardiopredict-legacy", "neurokit2", "prominence")
+CARDIOPREDICT = ("cardiopredict", "cardiopredict-legacy", "cardiopredict-calibrated")
+THRESHOLDS_MS = (120.0, 130.0, 150.0)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -100,18 +112,21 @@ def load_truth(ludb: Path, name: str, fs: float) -> dict[str, np.ndarray | tuple
 
 
 # --- methods ---------------------------------------------------------------------------------
-def run_cardiopredict(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from cardiopredict.ecg import delineate
+def _params(method: str):
+    from cardiopredict.ecg.delineation import DelineationParams
 
-    d = delineate(record)
-    return {"cardiopredict": (d.qrs_onsets[d.valid], d.qrs_offsets[d.valid])}
+    presets = {"cardiopredict": DelineationParams, "cardiopredict-legacy": DelineationParams.legacy}
+    return presets.get(method, DelineationParams.calibrated)()
 
 
-def run_cardiopredict_edge(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from cardiopredict.ecg import delineate
+def _runner(method: str):
+    def run(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        from cardiopredict.ecg.delineation import delineate
 
-    d = delineate(record, edge_model=True)
-    return {"cardiopredict-edge": (d.qrs_onsets[d.valid], d.qrs_offsets[d.valid])}
+        d = delineate(record, params=_params(method))
+        return {method: (d.qrs_onsets[d.valid], d.qrs_offsets[d.valid])}
+
+    return run
 
 
 def _combine_leads(
@@ -191,8 +206,7 @@ def run_prominence(record) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 RUNNERS = {
-    "cardiopredict": run_cardiopredict,
-    "cardiopredict-edge": run_cardiopredict_edge,
+    **{method: _runner(method) for method in CARDIOPREDICT},
     "neurokit2": run_neurokit2,
     "prominence": run_prominence,
 }
@@ -228,6 +242,7 @@ def match(truth: dict, onsets: np.ndarray, offsets: np.ndarray, fs: float) -> di
         "onset": [(onsets[j] - true_on[i]) * scale for i, j in matched],
         "offset": [(offsets[j] - true_off[i]) * scale for i, j in matched],
         "duration": [((offsets[j] - onsets[j]) - (true_off[i] - true_on[i])) * scale for i, j in matched],
+        "true_duration": [(true_off[i] - true_on[i]) * scale for i, j in matched],
     }
 
 
@@ -244,7 +259,94 @@ def _stats(errors: list[float]) -> dict[str, float | None]:
 
 
 def _empty() -> dict:
-    return {"tp": 0, "n_true": 0, "n_detected": 0, "onset": [], "offset": [], "duration": [], "seconds": 0.0}
+    return {
+        "tp": 0, "n_true": 0, "n_detected": 0, "onset": [], "offset": [], "duration": [], "true_duration": [],
+        "records": [], "seconds": 0.0,
+    }  # fmt: skip
+
+
+def _bland_altman(ours: np.ndarray, truth: np.ndarray) -> dict[str, float | int | None]:
+    """Mean difference (ours - truth, ms) and its 95 % limits of agreement (mean ± 1.96 SD)."""
+    if len(ours) < 2:
+        return {"n": len(ours), "mean": None, "sd": None, "loa_low": None, "loa_high": None}
+    diff = ours - truth
+    mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+    return {
+        "n": len(diff),
+        "mean": round(mean, 2),
+        "sd": round(sd, 2),
+        "loa_low": round(mean - 1.96 * sd, 2),
+        "loa_high": round(mean + 1.96 * sd, 2),
+    }
+
+
+def agreement(t: dict) -> dict:
+    """QRS duration as clinicians read it: Bland-Altman per beat and per record, threshold crossings.
+
+    A record's duration is the median over its matched beats (ours and the cardiologists'); a record
+    *moves across* a threshold when ours and theirs fall on different sides of it (``up``: ours >= it,
+    theirs below).
+    """
+    truth_beats = np.asarray(t["true_duration"], dtype=float)
+    ours_beats = truth_beats + np.asarray(t["duration"], dtype=float)
+    records = np.asarray(t["records"], dtype=float).reshape(-1, 2)
+    ours, theirs = records[:, 0], records[:, 1]
+    crossings = {}
+    for threshold in THRESHOLDS_MS:
+        up = int(((ours >= threshold) & (theirs < threshold)).sum())
+        down = int(((ours < threshold) & (theirs >= threshold)).sum())
+        above = int((theirs >= threshold).sum())
+        crossings[f"{threshold:g}"] = {
+            "moved": up + down,
+            "up": up,
+            "down": down,
+            "cardiologists_at_or_above": above,
+        }
+    return {
+        "beats": _bland_altman(ours_beats, truth_beats),
+        "records": _bland_altman(ours, theirs),
+        "threshold_crossings": crossings,
+    }
+
+
+def _run_one(method: str, name: str, record, failures: dict[str, list[str]]) -> tuple[dict, float]:
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            variants = RUNNERS[method](record)
+    except Exception as error:  # a failed record counts as zero detections
+        failures[method].append(f"{name}: {type(error).__name__}: {error}")
+        variants = {method: (np.array([]), np.array([]))}
+    return variants, time.perf_counter() - started
+
+
+def _add_record(t: dict, result: dict, elapsed: float) -> None:
+    t["seconds"] += elapsed
+    for key in ("tp", "n_true", "n_detected"):
+        t[key] += result[key]
+    for key in ("onset", "offset", "duration", "true_duration"):
+        t[key].extend(result[key])
+    if result["tp"]:
+        truth_ms = np.asarray(result["true_duration"])
+        t["records"].append(
+            (float(np.median(truth_ms + np.asarray(result["duration"]))), float(np.median(truth_ms)))
+        )
+
+
+def _summary(t: dict, n_records: int, failed: list[str]) -> dict:
+    return {
+        "sensitivity": round(t["tp"] / t["n_true"], 5) if t["n_true"] else None,
+        "ppv": round(t["tp"] / t["n_detected"], 5) if t["n_detected"] else None,
+        "onset_error_ms": _stats(t["onset"]),
+        "offset_error_ms": _stats(t["offset"]),
+        "qrs_duration_error_ms": _stats(t["duration"]),
+        "seconds_per_record": round(t["seconds"] / max(n_records, 1), 5),
+        "records_per_second": round(n_records / t["seconds"], 2) if t["seconds"] else None,
+        "true_beats": t["n_true"],
+        "detected_beats": t["n_detected"],
+        "failed_records": failed,
+    }
 
 
 def evaluate(ludb: Path, names: list[str], methods: list[str], *, progress: bool = True) -> dict:
@@ -264,50 +366,152 @@ def evaluate(ludb: Path, names: list[str], methods: list[str], *, progress: bool
     for index, (name, record) in enumerate(records):
         truth = load_truth(ludb, name, record.fs)
         for method in methods:
-            started = time.perf_counter()
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    variants = RUNNERS[method](record)
-            except Exception as error:  # a failed record counts as zero detections
-                failures[method].append(f"{name}: {type(error).__name__}: {error}")
-                variants = {method: (np.array([]), np.array([]))}
-            elapsed = time.perf_counter() - started
+            variants, elapsed = _run_one(method, name, record, failures)
             for variant, (onsets, offsets) in variants.items():
-                t = totals.setdefault(variant, _empty())
-                t["seconds"] += elapsed
-                result = match(truth, onsets, offsets, record.fs)
-                for key in ("tp", "n_true", "n_detected"):
-                    t[key] += result[key]
-                for key in ("onset", "offset", "duration"):
-                    t[key].extend(result[key])
+                _add_record(
+                    totals.setdefault(variant, _empty()), match(truth, onsets, offsets, record.fs), elapsed
+                )
         if progress:
             print(f"\r{index + 1}/{len(records)} records", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
     out: dict = {"records": len(records), "methods": {}}
     for variant, t in totals.items():
-        base = variant.removesuffix("-median")
-        out["methods"][variant] = {
-            "sensitivity": round(t["tp"] / t["n_true"], 5) if t["n_true"] else None,
-            "ppv": round(t["tp"] / t["n_detected"], 5) if t["n_detected"] else None,
-            "onset_error_ms": _stats(t["onset"]),
-            "offset_error_ms": _stats(t["offset"]),
-            "qrs_duration_error_ms": _stats(t["duration"]),
-            "seconds_per_record": round(t["seconds"] / max(len(records), 1), 5),
-            "records_per_second": round(len(records) / t["seconds"], 2) if t["seconds"] else None,
-            "true_beats": t["n_true"],
-            "detected_beats": t["n_detected"],
-            "failed_records": failures.get(base, []),
-        }
-    if "cardiopredict" in out["methods"]:
-        ours = out["methods"]["cardiopredict"]["seconds_per_record"]
+        out["methods"][variant] = _summary(t, len(records), failures.get(variant.removesuffix("-median"), []))
+    out["agreement"] = {
+        variant: agreement(t) for variant, t in totals.items() if variant in (*CARDIOPREDICT, *ALL_METHODS)
+    }
+    ours_name = next((m for m in methods if m in CARDIOPREDICT), None)  # the first one asked for
+    if ours_name is not None:
+        ours = out["methods"][ours_name]["seconds_per_record"]
+        out["speedup_basis"] = ours_name
         out["speedup_vs"] = {
             m: round(out["methods"][m]["seconds_per_record"] / ours, 1)
             for m in methods
             if not m.startswith("cardiopredict") and m in out["methods"]
         }
     return out
+
+
+# --- the simulator cross-check and the edge profile ---------------------------------------------------
+def _spatial_velocity(record) -> np.ndarray:
+    """Spatial velocity (mV/s) of I, II, V1-V6 band-passed 0.5-40 Hz, smoothed over 8 ms (as delineate)."""
+    from cardiopredict.ecg.filters import bandpass
+
+    rows = [record.leads.index(lead) for lead in ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")]
+    band = np.nan_to_num(bandpass(record.signal[rows], record.fs, low_hz=0.5, high_hz=40.0))
+    sv = np.sqrt((np.gradient(band, axis=1) ** 2).sum(axis=0)) * record.fs
+    width = round(0.008 * record.fs)
+    return np.convolve(sv, np.ones(width) / width, mode="same")
+
+
+def _profile_at(sv: np.ndarray, onset: int, offset: int, fs: float) -> tuple[float, ...] | None:
+    """sv at the onset and the last QRS sample (% of the beat's peak), noise floor (% : 10th percentile of
+    the 250 ms before the peak) and ms from the onset until sv first reaches 4 % and 10 % of the peak."""
+    span = round(0.25 * fs)
+    if onset < span or offset + span > len(sv) or offset - onset < 4:
+        return None
+    peak_at = onset + int(np.argmax(sv[onset:offset]))
+    peak = float(sv[peak_at])
+    rise = sv[onset : peak_at + 1] / peak
+    delays = [float(np.argmax(rise >= level)) * 1000.0 / fs for level in (0.04, 0.10)]
+    floor = float(np.percentile(sv[peak_at - span : peak_at], 10)) / peak
+    return 100 * sv[onset] / peak, 100 * sv[offset - 1] / peak, 100 * floor, *delays
+
+
+def _profile_summary(rows: list[tuple[float, ...]]) -> dict:
+    keys = ("sv_at_onset_pct", "sv_at_offset_pct", "noise_floor_pct", "ms_to_4pct", "ms_to_10pct")
+    array = np.asarray(rows, dtype=float)
+    return {"beats": len(array)} | {
+        key: [round(float(v), 2) for v in np.percentile(array[:, k], [25, 50, 75])]
+        for k, key in enumerate(keys)
+    }
+
+
+def _designed_beats(record, params) -> list[tuple[int, int]]:
+    """Designed (onset, offset exclusive) samples of the simulated record's non-PVC beats."""
+    from cardiopredict.ecg.simulate import extent_ms
+
+    start, end = extent_ms(params.qrs)
+    start = min(start, 0.0) if params.paced else start
+    scale = record.fs / 1000.0
+    events = record.meta["events"]
+    return [
+        (int(q + round(start * scale)), int(q + round(end * scale)))
+        for q, kind in zip(events["qrs"], events["kind"], strict=True)
+        if kind == 0
+    ]
+
+
+def simulated_records(seeds: int, noise_scale: float) -> list[tuple[str, object, object]]:
+    """(phenotype, params, record) for every phenotype and seed, the simulator's noise scaled."""
+    from dataclasses import replace
+
+    from cardiopredict.ecg.simulate import PHENOTYPES, phenotype_params, simulate_ecg
+
+    out = []
+    for phenotype in PHENOTYPES:
+        for seed in range(seeds):
+            params = phenotype_params(phenotype, rng=np.random.default_rng(1000 + seed))
+            params = replace(
+                params,
+                baseline_mv=params.baseline_mv * noise_scale,
+                powerline_mv=params.powerline_mv * noise_scale,
+                muscle_mv=params.muscle_mv * noise_scale,
+            )
+            out.append((phenotype, params, simulate_ecg(params, seed=seed)))
+    return out
+
+
+def simulator_check(methods: list[str], *, seeds: int, noise_scales: list[float]) -> dict:
+    """Read minus designed QRS duration (ms, median over a record's valid non-ectopic beats, mean over
+    seeds) per phenotype, for each cardiopredict method and noise scale; and its spread over phenotypes."""
+    from cardiopredict.ecg.delineation import delineate
+
+    out: dict = {"seeds": seeds, "noise_scales": noise_scales, "methods": {}}
+    for scale in noise_scales:
+        records = simulated_records(seeds, scale)
+        for method in methods:
+            errors: dict[str, list[float]] = {}
+            for phenotype, params, record in records:
+                d = delineate(record, params=_params(method))
+                keep = d.valid & ~d.ectopic
+                read = float(np.median(d.qrs_durations_ms[keep])) if keep.any() else np.nan
+                errors.setdefault(phenotype, []).append(read - params.qrs_duration_ms)
+            per = {name: round(float(np.nanmean(v)), 1) for name, v in errors.items()}
+            values = np.asarray(list(per.values()))
+            out["methods"].setdefault(method, {})[f"noise_x{scale:g}"] = {
+                "duration_error_ms": per,
+                "min": float(values.min()),
+                "median": float(np.median(values)),
+                "max": float(values.max()),
+                "within_10ms": int((np.abs(values) <= 10).sum()),
+                "phenotypes": len(values),
+            }
+    return out
+
+
+def edge_profile(ludb: Path, names: list[str], *, seeds: int) -> dict:
+    """The spatial velocity at the marked edges: LUDB (cardiologists) vs the simulator (designed edges)."""
+    real, simulated = [], []
+    for name in names:
+        record = load_record(ludb, name)
+        truth = load_truth(ludb, name, record.fs)
+        sv = _spatial_velocity(record)
+        lo, hi = truth["span"]
+        for onset, offset in zip(truth["onsets"], truth["offsets"], strict=True):
+            if (
+                lo < onset
+                and offset < hi
+                and (row := _profile_at(sv, int(onset), int(offset) + 1, record.fs))
+            ):
+                real.append(row)
+    for _phenotype, _params_, record in simulated_records(seeds, 1.0):
+        sv = _spatial_velocity(record)
+        for onset, offset in _designed_beats(record, _params_):
+            if row := _profile_at(sv, onset, offset, record.fs):
+                simulated.append(row)
+    return {"ludb": _profile_summary(real), "simulator": _profile_summary(simulated)}
 
 
 def _parse_records(spec: str | None, names: list[str]) -> list[str]:
@@ -331,21 +535,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the result here (atomically)")
     parser.add_argument("--limit", type=int, help="use only the first N records")
     parser.add_argument("--records", help="record subset, e.g. '1-75' or '3,8,12'")
-    parser.add_argument(
-        "--methods", default=",".join(ALL_METHODS), help=f"comma list of {', '.join(ALL_METHODS)}"
-    )
+    choices = ", ".join(RUNNERS)
+    parser.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma list of {choices}")
+    parser.add_argument("--sim-seeds", type=int, default=3, help="simulated records per phenotype (0: none)")
+    parser.add_argument("--sim-noise", default="1", help="comma list of factors on the simulator's noise")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in RUNNERS]
     if unknown:
-        parser.error(f"unknown method(s) {unknown}; choose from {', '.join(ALL_METHODS)}")
+        parser.error(f"unknown method(s) {unknown}; choose from {choices}")
     names = _parse_records(args.records, record_names(args.ludb))
     if args.limit:
         names = names[: args.limit]
     if not names:
         parser.error(f"no LUDB records found under {args.ludb / 'data'}")
     result = evaluate(args.ludb, names, methods, progress=not args.quiet)
+    ours = [m for m in methods if m in CARDIOPREDICT]
+    if args.sim_seeds > 0 and ours:
+        scales = [float(v) for v in args.sim_noise.split(",") if v.strip()]
+        result["simulator"] = simulator_check(ours, seeds=args.sim_seeds, noise_scales=scales)
+        result["edge_profile"] = edge_profile(args.ludb, names, seeds=args.sim_seeds)
     result["meta"] = {
         "ludb": str(args.ludb),
         "record_names": f"{names[0]}..{names[-1]}",
@@ -357,11 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=args.json.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text + "\n")
-        os.replace(tmp, args.json)
+        from cardiopredict._io import atomic_write_text
+
+        atomic_write_text(args.json, text + "\n")
     return 0
 
 

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        from cardiopredict.studies._common import atomic_write_text
+        from cardiopredict._io import atomic_write_text
 
         atomic_write_text(args.json, text + "\n")
     return 0

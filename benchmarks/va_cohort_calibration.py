@@ -21,7 +21,7 @@ run — and the ratio. ``--dice N`` segments the scar of N rendered patients wit
 reports the Dice against the true enhanced region (core + gray zone) and against the dense core, and the
 fractions of gray-zone pixels and of channel pixels the rule calls scar (low for channels: they stay
 visible as gaps). ``--pipeline nsd,fwhm,hysteresis`` preprocesses each seed's cohort with each rule
-(``cmr.preprocess.preprocess_cohort``) and scores simple measures of the model input (see
+(``features.preprocess_cohort``) and scores simple measures of the model input (see
 :func:`pipeline_inputs`).
 """
 
@@ -181,7 +181,8 @@ def pipeline_inputs(manifest_path: Path, scar: str, work: Path) -> dict:
     from scipy import ndimage
     from sklearn.metrics import roc_auc_score
 
-    from cardiopredict.cmr.preprocess import load_cohort_arrays, preprocess_cohort
+    from cardiopredict.cmr.preprocess import load_cohort_arrays
+    from cardiopredict.features import preprocess_cohort
 
     started = time.perf_counter()
     out = preprocess_cohort(manifest_path, work / f"pre_{scar}", scar=scar)

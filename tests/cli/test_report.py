@@ -24,7 +24,8 @@ def test_report_regenerates_metrics_and_report_identically(crt_run, tmp_path):
     result = runner.invoke(app, ["report", str(copy)])
     assert result.exit_code == 0, result.output
     assert json.loads((copy / "metrics.json").read_text()) == json.loads((run / "metrics.json").read_text())
-    assert json.loads((copy / "metrics.json").read_text())["models"]["combined"] == metrics["models"]["combined"]
+    regenerated = json.loads((copy / "metrics.json").read_text())
+    assert regenerated["models"]["combined"] == metrics["models"]["combined"]
     assert (copy / "report.html").read_bytes() == report_before
 
 

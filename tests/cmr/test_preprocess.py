@@ -15,16 +15,12 @@ from cardiopredict.cmr.geometry import (
     resample_to_spacing,
     rotate_about,
 )
-from cardiopredict.cmr.preprocess import (
-    load_cohort_arrays,
-    preprocess_cohort,
-    preprocess_study,
-    select_slices,
-)
+from cardiopredict.cmr.preprocess import load_cohort_arrays, preprocess_study, select_slices
 from cardiopredict.cmr.scar import FWHM, NSD, LabelScar
 from cardiopredict.cmr.simulate import simulate_lge_phantom, write_lge_dicom
 from cardiopredict.cmr.study import LGEStudy
 from cardiopredict.errors import InputError, ManifestError
+from cardiopredict.features import preprocess_cohort
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:

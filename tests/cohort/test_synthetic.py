@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from cardiopredict.cohort import oracle_auc, simulate_cardiomyopathy_cohort, simulate_crt_cohort
-from cardiopredict.cohort.synthetic import (
-    CM_CLASSES,
-    draw_cardiomyopathy_patients,
-    draw_crt_patients,
-    write_xlsx_fast,
-)
-from cardiopredict.ecg.io import read_ecg
+from cardiopredict.cohort.synthetic import CM_CLASSES, draw_cardiomyopathy_patients, draw_crt_patients
+from cardiopredict.ecg.io import read_ecg, write_xlsx_sheets
 from cardiopredict.ecg.simulate import simulate_ecg
 from cardiopredict.errors import InputError, InsufficientDataError
 
@@ -61,10 +56,39 @@ def test_same_seed_gives_byte_identical_cohort_and_other_seed_differs(crt, tmp_p
     assert _digest(crt.parent) != _digest(other.parent)
 
 
+def _folder_digest(folder):
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# Whole-folder sha256 (relative paths + bytes, sorted) of cohorts written by the code of commit 981354b
+# (before cohort/synthetic.py was cut into _crt_model, _cardiomyopathy_model and _cohort_writer, and before
+# it wrote xlsx through ecg.io.write_xlsx_sheets). A change here is a change of the cohorts.
+RECORDED_DIGESTS = {
+    ("crt", "csv"): "219219721d3d0ee5479498b04ae017cdc1463cb92349c970f702eac7cfcde749",
+    ("crt", "xlsx"): "b8fb8fd43c63d201d1d32515351c1502c6c9aefcb010930c7d3ff2e142765690",
+    ("cm", "csv"): "72360777ab7f366e554e3ecde854f5bf95f3746d87e031d806e722204028dcd7",
+    ("cm", "xlsx"): "5f7fad13fb2d9268fcf8e26d304e4735e74f891edf1cd6adce7d91f87aed9ad2",
+}
+
+
+@pytest.mark.parametrize(("study", "fmt"), sorted(RECORDED_DIGESTS))
+def test_cohort_bytes_are_the_recorded_ones(tmp_path, study, fmt):
+    if study == "crt":
+        manifest = simulate_crt_cohort(tmp_path / "c", n=10, seed=5, format=fmt)
+    else:
+        manifest = simulate_cardiomyopathy_cohort(tmp_path / "c", n=10, seed=2, format=fmt)
+    assert _folder_digest(manifest.parent) == RECORDED_DIGESTS[study, fmt]
+
+
 def test_xlsx_is_deterministic_and_reads_back_to_the_microvolt(tmp_path):
     record = simulate_ecg("lbbb_strict", seed=3, record_id="p1_pre")
-    a = write_xlsx_fast(record, tmp_path / "a.xlsx", sheet_name="p1_pre")
-    b = write_xlsx_fast(record, tmp_path / "b.xlsx", sheet_name="p1_pre")
+    a = write_xlsx_sheets([record], ["p1_pre"], tmp_path / "a.xlsx")
+    b = write_xlsx_sheets([record], ["p1_pre"], tmp_path / "b.xlsx")
     assert a.read_bytes() == b.read_bytes()
     back = read_ecg(a)
     assert back.fs == 500 and back.leads == record.leads and back.meta["sheet"] == "p1_pre"

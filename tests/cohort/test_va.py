@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from cardiopredict.cmr.io import read_lge
-from cardiopredict.cmr.preprocess import load_cohort_arrays, preprocess_cohort
+from cardiopredict.cmr.preprocess import load_cohort_arrays
 from cardiopredict.cmr.scar import MYOCARDIUM_DENSITY_G_PER_ML, scar_dice, scar_method, segment_scar
 from cardiopredict.cmr.simulate import simulate_infarct_lge
 from cardiopredict.cohort.va import (
@@ -24,6 +24,7 @@ from cardiopredict.cohort.va import (
     va_oracle_auc,
 )
 from cardiopredict.errors import InputError, InsufficientDataError
+from cardiopredict.features import preprocess_cohort
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 
 from cardiopredict.ecg import QRSDelineation, delineate
+from cardiopredict.ecg.delineation import DelineationParams
 from cardiopredict.ecg.leads import CANONICAL_LEADS
 from cardiopredict.ecg.record import ECGRecord
 from cardiopredict.errors import DelineationError, SamplingRateError
+
+# The two edge presets: threshold edges (the default until 2026-12-01) and the calibrated edge model.
+LEGACY = DelineationParams.legacy()
+CALIBRATED = DelineationParams.calibrated()
 
 # QRS shape per lead: (amplitude mV, start, end) of raised-cosine bumps, start/end as fractions of the QRS
 NORMAL_QRS: dict[str, list[tuple[float, float, float]]] = {
@@ -107,7 +112,7 @@ def _matched(d: QRSDelineation, true_onsets: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("qrs_ms", [90.0, 160.0, 220.0])
 def test_finds_every_beat_and_its_bounds(make_ecg, fs: float, qrs_ms: float) -> None:
     record, true_onsets = make_ecg(fs=fs, qrs_ms=qrs_ms, rr_ms=900.0)
-    d = delineate(record)
+    d = delineate(record, params=LEGACY)  # the calibrated edges: test_edge_model_on_constructed_complexes
     assert d.n_beats == len(true_onsets)
     idx = _matched(d, true_onsets)
     onset_error_ms = (d.qrs_onsets[idx] - true_onsets) * 1000 / fs
@@ -123,7 +128,7 @@ def test_finds_every_beat_and_its_bounds(make_ecg, fs: float, qrs_ms: float) -> 
 
 def test_robust_to_noise_wander_and_low_voltage(make_ecg) -> None:
     record, true_onsets = make_ecg(scale=0.25, noise_mv=0.02, wander_mv=0.5, rr_ms=800.0, seed=3)
-    d = delineate(record)
+    d = delineate(record, params=LEGACY)  # calibrated: test_edge_model_keeps_wide_ectopic_beats_and_noise...
     assert d.n_beats == len(true_onsets)
     idx = _matched(d, true_onsets)
     assert -5 <= np.median(d.qrs_durations_ms[idx] - 100.0) <= 35
@@ -154,7 +159,7 @@ def test_no_p_waves_reported_without_them(make_ecg) -> None:
 
 def test_per_lead_bounds_bracket_global(make_ecg) -> None:
     record, _ = make_ecg()
-    d = delineate(record, per_lead=True)
+    d = delineate(record, params=DelineationParams(per_lead=True))
     assert d.per_lead_onsets.shape == (12, d.n_beats)
     present = d.per_lead_onsets >= 0
     assert present.all()
@@ -214,10 +219,18 @@ def test_low_sampling_rate_raises(make_ecg) -> None:
         delineate(record)
 
 
-def test_unknown_option_raises(make_ecg) -> None:
+def test_bad_parameters_are_refused_with_the_field_named(make_ecg) -> None:
+    with pytest.raises(DelineationError, match=r"onset_fraction=1\.5 must lie strictly between 0 and 1"):
+        DelineationParams(onset_fraction=1.5)
+    with pytest.raises(DelineationError, match="band_hz"):
+        DelineationParams(band_hz=(40.0, 0.5))
+    with pytest.raises(DelineationError, match="offset_model"):
+        DelineationParams(offset_model=(1.0, 2.0))
     record, _ = make_ecg()
-    with pytest.raises(DelineationError, match="unknown option"):
-        delineate(record, threshold=0.5)
+    with pytest.raises(TypeError):
+        delineate(record, threshold=0.5)  # options are DelineationParams fields, not keywords
+    with pytest.raises(DelineationError, match="DelineationParams"):
+        delineate(record, params={"per_lead": True})
 
 
 def test_pure_noise_does_not_crash(make_ecg) -> None:
@@ -285,7 +298,7 @@ def test_premature_wide_beat_is_kept_and_t_waves_are_not_beats(make_ecg) -> None
     assert np.min(np.abs(d.qrs_onsets - pvc_s * record.fs)) < 0.03 * record.fs
 
 
-# --- opt-in edge model (delineate(record, edge_model=True)) --------------------------------------------
+# --- the calibrated edge model (DelineationParams.calibrated()) ------------------------------------------
 
 
 @pytest.mark.parametrize("fs", [250.0, 500.0, 1000.0])
@@ -297,10 +310,10 @@ def test_edge_model_on_constructed_complexes(make_ecg, fs: float) -> None:
     """
     for qrs_ms in (90.0, 160.0, 220.0):
         record, true_onsets = make_ecg(fs=fs, qrs_ms=qrs_ms, rr_ms=900.0)
-        d = delineate(record, edge_model=True)
-        default = delineate(record)
+        d = delineate(record, params=CALIBRATED)
+        legacy = delineate(record, params=LEGACY)
         assert d.n_beats == len(true_onsets) and d.valid.all()
-        np.testing.assert_array_equal(d.r_peaks, default.r_peaks)
+        np.testing.assert_array_equal(d.r_peaks, legacy.r_peaks)
         idx = _matched(d, true_onsets)
         onset_error_ms = (d.qrs_onsets[idx] - true_onsets) * 1000 / fs
         duration_error_ms = d.qrs_durations_ms[idx] - qrs_ms
@@ -316,12 +329,12 @@ def test_edge_model_keeps_wide_ectopic_beats_and_noise_robustness(make_ecg) -> N
     pvc_s = true_onsets[3] / record.fs + 0.42  # monophasic 160 ms bump: its spatial velocity dips at the apex
     signs = np.where(np.arange(12) % 2 == 0, 1.0, -1.0)
     signal += signs[:, None] * 1.2 * _bump(t, pvc_s, pvc_s + 0.16)[None, :]
-    d = delineate(record.replace(signal=signal.astype(np.float32)), edge_model=True)
+    d = delineate(record.replace(signal=signal.astype(np.float32)), params=CALIBRATED)
     assert d.n_beats == len(true_onsets) + 1
     assert np.min(np.abs(d.qrs_onsets - pvc_s * record.fs)) < 0.03 * record.fs
 
     noisy, onsets = make_ecg(scale=0.25, noise_mv=0.02, wander_mv=0.5, rr_ms=800.0, seed=3)
-    d = delineate(noisy, edge_model=True)
+    d = delineate(noisy, params=CALIBRATED)
     assert d.n_beats == len(onsets)
     assert 15 <= np.median(d.qrs_durations_ms[_matched(d, onsets)] - 100.0) <= 55  # measured 43
 
@@ -333,7 +346,7 @@ def test_edge_model_paced_beats_start_at_the_stimulus(make_ecg) -> None:
     for stimulus in stimuli:
         signal[:, stimulus] += 2.0
         signal[:, stimulus + 1] -= 1.0
-    d = delineate(record.replace(signal=signal), edge_model=True)
+    d = delineate(record.replace(signal=signal), params=CALIBRATED)
     assert d.paced.all() and np.all(np.abs(d.qrs_onsets - stimuli) <= 2)
 
 
@@ -352,9 +365,9 @@ def test_ludb_edge_model_tracks_the_marks_more_closely(ludb_dir) -> None:
     import delineation_ludb as bench
 
     names = bench.record_names(ludb_dir)[::7][:20]
-    methods = ["cardiopredict", "cardiopredict-edge"]
+    methods = ["cardiopredict-legacy", "cardiopredict-calibrated"]
     result = bench.evaluate(ludb_dir, names, methods, progress=False)["methods"]
-    base, edge = result["cardiopredict"], result["cardiopredict-edge"]
+    base, edge = result["cardiopredict-legacy"], result["cardiopredict-calibrated"]
     assert edge["sensitivity"] >= 0.97 and edge["ppv"] >= 0.97
     for key in ("onset_error_ms", "offset_error_ms", "qrs_duration_error_ms"):
         assert abs(edge[key]["mean"]) <= 5
@@ -378,4 +391,66 @@ def test_tall_t_wave_before_a_pause_is_not_a_beat(make_ecg) -> None:
     _matched(d, true_onsets)
     assert not d.ectopic.any()
     # the T-wave-lag check is what keeps the pause's T wave out (without it, it would be restored)
-    assert delineate(tall_t, t_lag_tolerance_s=1e-4).n_beats > len(true_onsets)
+    assert delineate(tall_t, params=DelineationParams(t_lag_tolerance_s=1e-4)).n_beats > len(true_onsets)
+
+
+# --- presets and identity with the delineator before it was cut into steps -------------------------------
+
+# sha256 (first 16 hex) of every integer output of delineate on simulated records, recorded with the code
+# of commit 981354b (before delineation.py was cut into _delineation_* modules): (thresholds, edge model)
+RECORDED_OUTPUTS = {
+    ("normal", 0): ("fb0af35078d5d2d4", "dbf828ca17b57df0"),
+    ("lbbb_strict", 1): ("ea4d37ccfc2854dd", "34bf88bff353442a"),
+    ("biv_paced", 0): ("bf22290218957885", "4396e35ea589e0c7"),
+    ("pvc", 1): ("4e55ec05c5ec08a2", "740b2aa6ca4e460c"),
+}
+
+
+def _output_digest(d: QRSDelineation) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    names = ("r_peaks", "qrs_onsets", "qrs_offsets", "valid", "p_onsets", "p_peaks", "paced", "pacing_spikes")
+    for name in (*names, "ectopic"):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(getattr(d, name)).astype(np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(("phenotype", "seed"), sorted(RECORDED_OUTPUTS))
+def test_presets_reproduce_the_recorded_outputs(phenotype: str, seed: int) -> None:
+    from cardiopredict.ecg.simulate import simulate_ecg
+
+    record = simulate_ecg(phenotype, seed=seed)
+    legacy, calibrated = RECORDED_OUTPUTS[phenotype, seed]
+    assert _output_digest(delineate(record, params=DelineationParams.legacy())) == legacy
+    assert _output_digest(delineate(record, params=DelineationParams.calibrated())) == calibrated
+
+
+def test_presets_differ_only_in_the_edges() -> None:
+    assert DelineationParams.legacy().edge_model is False
+    assert DelineationParams.calibrated().edge_model is True
+    assert DelineationParams.calibrated(per_lead=True).per_lead
+    assert DelineationParams.legacy(edge_model=True) == DelineationParams.calibrated()
+
+
+def test_benchmark_agreement_counts_records_across_clinical_thresholds() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import delineation_ludb as bench
+
+    totals = bench._empty()
+    totals["true_duration"], totals["duration"] = [100.0, 125.0, 150.0], [5.0, -10.0, 2.0]  # ours - theirs
+    totals["records"] = [(118.0, 121.0), (131.0, 128.0), (152.0, 149.0), (100.0, 100.0)]  # (ours, theirs)
+    result = bench.agreement(totals)
+    crossings = result["threshold_crossings"]
+    assert crossings["120"] == {"moved": 1, "up": 0, "down": 1, "cardiologists_at_or_above": 3}
+    assert crossings["130"] == {"moved": 1, "up": 1, "down": 0, "cardiologists_at_or_above": 1}
+    assert crossings["150"] == {"moved": 1, "up": 1, "down": 0, "cardiologists_at_or_above": 0}
+    beats = result["beats"]  # differences 5, -10, 2: mean -1, SD sqrt(63)
+    assert beats["n"] == 3 and beats["mean"] == -1.0
+    assert beats["loa_low"] == pytest.approx(-1.0 - 1.96 * 63**0.5, abs=0.01)
+    assert beats["loa_high"] == pytest.approx(-1.0 + 1.96 * 63**0.5, abs=0.01)
+    assert result["records"]["mean"] == 0.75

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cardiopredict.ecg.delineation import delineate
+from cardiopredict.ecg.delineation import DelineationParams, delineate
 from cardiopredict.ecg.measurements import measure
 from cardiopredict.ecg.simulate import (
     DOWER_MATRIX,
@@ -24,15 +24,17 @@ from cardiopredict.ecg.simulate import (
 from cardiopredict.errors import InputError
 
 # The designed QRS duration is the visible QRS (test_designed_qrs_is_the_visible_span: zero outside the
-# designed span, > 2 % of the spatial peak from within 4 ms of either end). The delineator (0.5-40 Hz
-# band-pass, then onset/offset where the spatial velocity falls to 1 % / 1.5 % of its peak, fitted to LUDB's
-# earliest/latest of 12 hand marks, which lie outside the physical edges) reads it wider: onset ~10 ms
-# early, offset ~11 ms late, median +22 ms over the phenotypes (13-31 ms; 2026-11-24,
-# docs/BENCHMARKS.md). Neither side is changed
-# (the thresholds are LUDB's fitted quantity), so the recovery test requires every phenotype to be within
-# +-10 ms of that common offset (the duration is tracked, whatever the QRS shape), and the offset itself to
-# stay in [0, MAX_DELINEATOR_OFFSET_MS].
+# designed span, > 2 % of the spatial peak from within 4 ms of either end). The delineator's threshold edges
+# (DelineationParams.legacy(): 0.5-40 Hz band-pass, then onset/offset where the spatial velocity falls to
+# 1 % / 1.5 % of its peak, fitted to LUDB's earliest/latest of 12 hand marks) read it wider: onset ~10 ms
+# early, offset ~11 ms late, median +22 ms over the phenotypes (13-31 ms; 2026-11-24, docs/BENCHMARKS.md).
+# The simulated QRS starts at its steepest slope (spatial velocity 21 % of its peak at the designed onset,
+# against 1.5 % at the cardiologists' onset on LUDB; issue 16, docs/BENCHMARKS.md), which the band-pass
+# spreads outwards; the calibrated edge model (the default since issue 16) reads it wider still (+44 ms), so
+# these phenotype tests delineate with the threshold edges. The recovery test requires every phenotype to be
+# within +-10 ms of their common offset, and the offset itself to stay in [0, MAX_DELINEATOR_OFFSET_MS].
 MAX_DELINEATOR_OFFSET_MS = 35.0
+LEGACY = DelineationParams.legacy()
 
 
 def test_dower_matrix_is_the_inverse_of_the_published_inverse_dower():
@@ -75,7 +77,7 @@ def test_bad_input_is_refused_with_a_clear_message():
 
 def _measured(name: str, seed: int):
     record = simulate_ecg(name, seed=seed)
-    delineation = delineate(record)
+    delineation = delineate(record, params=LEGACY)
     return record.meta["designed"], measure(record, delineation, sex="M"), delineation
 
 
@@ -157,7 +159,7 @@ def test_simulated_pvcs_are_detected_and_flagged_ectopic(seed):
     qrs = np.asarray(record.meta["events"]["qrs"])
     kind = np.asarray(record.meta["events"]["kind"])
     inside = (qrs > 25) & (qrs < record.n_samples - 100)
-    d = delineate(record)
+    d = delineate(record, params=LEGACY)
     tolerance = 0.04 * record.fs
     for onset, is_pvc in zip(qrs[inside], kind[inside], strict=True):
         nearest = int(np.argmin(np.abs(d.qrs_onsets - onset)))
@@ -189,9 +191,9 @@ def test_paced_qrs_merged_with_its_p_wave_starts_at_the_stimulus(seed):
     offset); by default only runs starting > 80 ms before the stimulus are cut (LUDB unchanged)."""
     params = replace(phenotype_params("biv_paced", rng=np.random.default_rng(seed)), pr_ms=100.0)
     record = simulate_ecg(params, seed=seed)
-    d = delineate(record, paced_lead_in_ms=0.0)
+    d = delineate(record, params=DelineationParams.legacy(paced_lead_in_ms=0.0))
     assert d.paced.all() and d.valid.all()
     error = float(np.median(d.qrs_durations_ms)) - record.meta["designed"]["qrs_duration_ms"]
     assert 0 <= error <= MAX_DELINEATOR_OFFSET_MS
-    default = delineate(record)
+    default = delineate(record, params=LEGACY)
     assert np.all(default.qrs_durations_ms >= d.qrs_durations_ms)

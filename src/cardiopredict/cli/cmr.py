@@ -57,7 +57,8 @@ def preprocess(
     A patient that cannot be read or used is excluded with the reason (exclusions.csv) and the others go
     on; the command exits 1 only when no patient is left.
     """
-    from cardiopredict.cmr.preprocess import EXCLUSIONS_FILE, SUMMARY_FILE, preprocess_cohort
+    from cardiopredict.cmr.preprocess import EXCLUSIONS_FILE, SUMMARY_FILE
+    from cardiopredict.features import preprocess_cohort
 
     folder = preprocess_cohort(manifest, out, scar=_segmenter(scar, n_sd), progress=True)
     summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))

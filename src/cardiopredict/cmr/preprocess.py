@@ -40,7 +40,6 @@ from cardiopredict.cmr._preprocess_study import (
 from cardiopredict.cmr.geometry import DEFAULT_CROP_SIZE, DEFAULT_TARGET_SPACING_MM
 from cardiopredict.cmr.io import read_lge
 from cardiopredict.cmr.scar import ScarSegmenter, scar_method
-from cardiopredict.cohort.manifest import read_manifest  # upward: preprocess_cohort belongs in features/
 from cardiopredict.errors import CardioPredictError, InputError
 
 __all__ = [
@@ -60,7 +59,6 @@ __all__ = [
     "oriented_mask",
     "oriented_slice",
     "pipeline_preprocessing",
-    "preprocess_cohort",
     "preprocess_patient",
     "preprocess_records",
     "preprocess_study",
@@ -124,76 +122,6 @@ def preprocess_patient(record: dict[str, Any], **options: Any) -> PatientArrays:
         return excluded_arrays(pid, size, f"unexpected {type(error).__name__}: {first_line(error)}")
 
 
-def preprocess_cohort(
-    manifest_path: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    *,
-    scar: ScarSegmenter | str = DEFAULT_SCAR,
-    size: int = DEFAULT_CROP_SIZE,
-    target_spacing_mm: float = DEFAULT_TARGET_SPACING_MM,
-    min_slices: int = MIN_SLICES,
-    max_slices: int = MAX_SLICES,
-    progress: bool = False,
-) -> Path:
-    """Preprocess every patient of a manifest into one memory-mappable array per cohort.
-
-    Parameters
-    ----------
-    manifest_path : str or Path
-        CSV/XLSX with ``patient_id``, ``lge`` (a DICOM series folder or NIfTI file, relative to the
-        manifest) and optional ``labels`` (label map) and ``contours`` (paper contour file) columns;
-        other columns are ignored here.
-    out_dir : str or Path
-        Receives (each written atomically):
-
-        * ``inputs.npy``: float32 (n_rows, 2, size, size), the selected slices of all included patients
-          stacked in manifest order (``numpy.load(path, mmap_mode="r")``);
-        * ``lge.npy``: float32 (n_rows, size, size), the normalised LGE slices, same rows;
-        * ``index.csv``: patient_id, row_start, n_slices, slice_indices (``;``-separated, in the study),
-          rotation_deg, scar_burden_pct, scar_grams, dropped_slices, notes;
-        * ``exclusions.csv``: patient_id, reason (every patient not in ``index.csv``);
-        * ``preprocess.json``: options (the segmenter's ``describe()``), counts, seconds, provenance.
-    scar, size, target_spacing_mm, min_slices, max_slices
-        As in :func:`preprocess_study`.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    Path
-        ``out_dir``. The run completes whatever happens to single patients; check ``included`` in
-        ``preprocess.json`` (the CLI exits non-zero when it is 0).
-
-    Raises
-    ------
-    ManifestError
-        The manifest itself is unusable (no ``lge`` column, bad rows).
-    InputError
-        Bad options, or a learned segmenter trained on other preprocessing.
-    """
-    segmenter = scar_method(scar) if isinstance(scar, str) else scar
-    check_preprocessing(segmenter, size=size, target_spacing_mm=target_spacing_mm)
-    manifest = read_manifest(
-        manifest_path,
-        label_column=None,
-        file_columns=("lge",),
-        optional_file_columns=("labels", "contours"),
-        check_files=False,
-    )
-    rows = [row._asdict() for row in manifest.table.itertuples(index=False)]
-    return preprocess_records(
-        rows,
-        out_dir,
-        source=str(Path(manifest_path).resolve()),
-        scar=segmenter,
-        size=size,
-        target_spacing_mm=target_spacing_mm,
-        min_slices=min_slices,
-        max_slices=max_slices,
-        progress=progress,
-    )
-
-
 def preprocess_records(
     records: Sequence[dict[str, Any]],
     out_dir: str | os.PathLike[str],
@@ -206,8 +134,9 @@ def preprocess_records(
     max_slices: int = MAX_SLICES,
     progress: bool = False,
 ) -> Path:
-    """:func:`preprocess_cohort` on manifest rows already read (``patient_id``, ``lge``, optional
-    ``labels`` and ``contours`` as resolved paths); ``source`` names the manifest in ``preprocess.json``.
+    """``cardiopredict.features.preprocess_cohort`` on manifest rows already read (``patient_id``,
+    ``lge``, optional ``labels`` and ``contours`` as resolved paths); ``source`` names the manifest in
+    ``preprocess.json``.
 
     The cohort engine without the manifest reader, so that the ``cmr`` layer never imports ``cohort``.
     """
@@ -280,7 +209,7 @@ def _write_cohort(out: Path, included: list[PatientArrays], *, size: int) -> int
 
 
 def load_cohort_arrays(out_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Open a :func:`preprocess_cohort` output: (inputs memmap, lge memmap, index table)."""
+    """Open a ``features.preprocess_cohort`` output: (inputs memmap, lge memmap, index table)."""
     out = Path(out_dir)
     index = pd.read_csv(
         out / INDEX_FILE, dtype={"patient_id": str, "slice_indices": str, "rotation_deg": str}

@@ -11,6 +11,7 @@ from cardiopredict.ecg.leads import CANONICAL_LEADS, canonical_lead_name
 from cardiopredict.ecg.record import ECGRecord
 
 _LAZY = {
+    "DelineationParams": "cardiopredict.ecg.delineation",
     "delineate": "cardiopredict.ecg.delineation",
     "QRSDelineation": "cardiopredict.ecg.delineation",
     "qrs_window": "cardiopredict.ecg.windows",
@@ -23,6 +24,7 @@ _LAZY = {
 
 __all__ = [
     "CANONICAL_LEADS",
+    "DelineationParams",
     "ECGMeasurements",
     "ECGRecord",
     "QRSDelineation",

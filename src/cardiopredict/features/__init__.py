@@ -25,7 +25,7 @@ from cardiopredict.features._ecg import (
 
 _LAZY = {
     name: "cardiopredict.features._lge"
-    for name in ("LGE_FEATURE_VERSION", "build_lge_inputs", "lge_preprocessing")
+    for name in ("LGE_FEATURE_VERSION", "build_lge_inputs", "lge_preprocessing", "preprocess_cohort")
 }
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
@@ -43,5 +43,6 @@ __all__ = [
     "exclusion_reason",
     "extract_features",
     "lge_preprocessing",
+    "preprocess_cohort",
     "progress_iter",
 ]

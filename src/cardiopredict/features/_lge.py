@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,25 @@ import numpy as np
 import pandas as pd
 
 from cardiopredict._io import atomic_write_bytes, sha256_file, to_jsonable
-from cardiopredict.cmr.geometry import lv_centre
+from cardiopredict.cmr.geometry import DEFAULT_CROP_SIZE, DEFAULT_TARGET_SPACING_MM, lv_centre
 from cardiopredict.cmr.io import read_lge
-from cardiopredict.cmr.preprocess import preprocess_study
+from cardiopredict.cmr.preprocess import (
+    DEFAULT_SCAR,
+    MAX_SLICES,
+    MIN_SLICES,
+    check_preprocessing,
+    preprocess_records,
+    preprocess_study,
+)
 from cardiopredict.cmr.scar import ScarSegmenter, scar_method
 from cardiopredict.cmr.scar_features import SCAR_FEATURE_NAMES, scar_features
 from cardiopredict.cmr.study import LGEStudy
+from cardiopredict.cohort.manifest import read_manifest
 from cardiopredict.config import LGEInputConfig
 from cardiopredict.errors import InputError
 from cardiopredict.features._cohort import CohortInputs, exclusion_reason, progress_iter
 
-__all__ = ["LGE_FEATURE_VERSION", "build_lge_inputs", "lge_preprocessing"]
+__all__ = ["LGE_FEATURE_VERSION", "build_lge_inputs", "lge_preprocessing", "preprocess_cohort"]
 
 # Bump when the LGE input building changes in a way the cache key cannot see.
 LGE_FEATURE_VERSION = 1
@@ -189,6 +198,7 @@ def build_lge_inputs(
         ``lge.scar_features`` (n, len(SCAR_FEATURE_NAMES)).
     """
     segmenter = scar_method(config.scar)
+    check_preprocessing(segmenter, size=config.size, target_spacing_mm=config.target_spacing_mm)
     preprocessing = lge_preprocessing(config, segmenter)
     cache = _LGECache(cache_dir, preprocessing)
     values: dict[str, dict[str, Any]] = {}
@@ -214,3 +224,73 @@ def build_lge_inputs(
         "feature_cache": {"hits": cache.hits, "misses": cache.misses},
     }
     return CohortInputs(pids, included, arrays, exclusions, derived=derived, config=config_block)
+
+
+def preprocess_cohort(
+    manifest_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    scar: ScarSegmenter | str = DEFAULT_SCAR,
+    size: int = DEFAULT_CROP_SIZE,
+    target_spacing_mm: float = DEFAULT_TARGET_SPACING_MM,
+    min_slices: int = MIN_SLICES,
+    max_slices: int = MAX_SLICES,
+    progress: bool = False,
+) -> Path:
+    """Preprocess every patient of a manifest into one memory-mappable array per cohort.
+
+    Parameters
+    ----------
+    manifest_path : str or Path
+        CSV/XLSX with ``patient_id``, ``lge`` (a DICOM series folder or NIfTI file, relative to the
+        manifest) and optional ``labels`` (label map) and ``contours`` (paper contour file) columns;
+        other columns are ignored here.
+    out_dir : str or Path
+        Receives (each written atomically):
+
+        * ``inputs.npy``: float32 (n_rows, 2, size, size), the selected slices of all included patients
+          stacked in manifest order (``numpy.load(path, mmap_mode="r")``);
+        * ``lge.npy``: float32 (n_rows, size, size), the normalised LGE slices, same rows;
+        * ``index.csv``: patient_id, row_start, n_slices, slice_indices (``;``-separated, in the study),
+          rotation_deg, scar_burden_pct, scar_grams, dropped_slices, notes;
+        * ``exclusions.csv``: patient_id, reason (every patient not in ``index.csv``);
+        * ``preprocess.json``: options (the segmenter's ``describe()``), counts, seconds, provenance.
+    scar, size, target_spacing_mm, min_slices, max_slices
+        As in :func:`cardiopredict.cmr.preprocess.preprocess_study`.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Path
+        ``out_dir``. The run completes whatever happens to single patients; check ``included`` in
+        ``preprocess.json`` (the CLI exits non-zero when it is 0).
+
+    Raises
+    ------
+    ManifestError
+        The manifest itself is unusable (no ``lge`` column, bad rows).
+    InputError
+        Bad options, or a learned segmenter trained on other preprocessing.
+    """
+    segmenter = scar_method(scar) if isinstance(scar, str) else scar
+    check_preprocessing(segmenter, size=size, target_spacing_mm=target_spacing_mm)
+    manifest = read_manifest(
+        manifest_path,
+        label_column=None,
+        file_columns=("lge",),
+        optional_file_columns=("labels", "contours"),
+        check_files=False,
+    )
+    rows = [row._asdict() for row in manifest.table.itertuples(index=False)]
+    return preprocess_records(
+        rows,
+        out_dir,
+        source=str(Path(manifest_path).resolve()),
+        scar=segmenter,
+        size=size,
+        target_spacing_mm=target_spacing_mm,
+        min_slices=min_slices,
+        max_slices=max_slices,
+        progress=progress,
+    )

@@ -105,4 +105,4 @@ def resolved_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
 
 def _load_builtin() -> None:
     # The built-in models register themselves when their module is imported.
-    from cardiopredict.models import ecgnet  # noqa: F401
+    from cardiopredict.models import ecgnet, scarnet  # noqa: F401

@@ -20,6 +20,9 @@ _LAZY = {
     "plot_reliability": "cardiopredict.plots.curves",
     "plot_roc": "cardiopredict.plots.curves",
     "plot_training_curves": "cardiopredict.plots.curves",
+    "extreme_rows": "cardiopredict.plots.va",
+    "plot_va_extremes": "cardiopredict.plots.va",
+    "scar_saliency": "cardiopredict.plots.va",
 }
 
 __all__ = sorted(_LAZY)

@@ -162,6 +162,7 @@ def _figures(out: Path, predictions: pd.DataFrame, cohort: CohortInputs, trained
             k=3,
             out_dir=figures / f"waveforms_{name}",
             prefix=name,
+            oriented=cohort.config["lge_preprocessing"]["config"]["orient"],
         )
     score_columns = [c for c in predictions.columns if c.startswith("score_")]
     plot_roc(predictions, score_columns, figures / "roc.png")

@@ -485,7 +485,7 @@ def _validate(
             raise InputError(
                 f"inputs[{key!r}] has {len(array)} rows but y has {n}; give one row per patient."
             )
-        if array.ndim == 3 and not np.isfinite(array).all():
+        if array.ndim >= 3 and not np.isfinite(array).all():
             bad = sorted({int(i) for i in np.argwhere(~np.isfinite(array))[:, 0]})
             raise InputError(
                 f"inputs[{key!r}] holds NaN/inf in rows {bad[:10]} (patients "
