@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, simulate, va
+from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, simulate, tune, va
 
 app = typer.Typer(
     name="cardiopredict",
@@ -21,6 +21,7 @@ app.add_typer(va.app, name="va")
 app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
 app.command("report")(report.report)
+app.command("tune")(tune.tune)
 
 
 def main() -> None:

@@ -1,15 +1,18 @@
-"""Shared CLI helpers: parse comma lists, pick the protocol, turn library errors into clean exits."""
+"""Shared CLI helpers: parse comma lists, pick the protocol and the executor, turn library errors into
+clean exits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from cardiopredict.config import StudyProfile, TrainingConfig
 from cardiopredict.errors import CardioPredictError
+from cardiopredict.training.executors import EXECUTORS, Executor, make_executor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,3 +61,52 @@ def print_scores(metrics: dict[str, Any], names: Sequence[str]) -> None:
         typer.echo(f"{name:>18}: pooled AUC {block['auc_pooled']:.3f} {ci}")
     if metrics.get("oracle_auc") is not None:
         typer.echo(f"{'oracle':>18}: AUC {metrics['oracle_auc']:.3f} (true probabilities, synthetic cohort)")
+
+
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where the fold trainings run: local (this process, one after another) or ray (one Ray task "
+        "per training; same results for the same seed, see docs/SCALING.md).",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join (auto, HOST:6379, ray://HOST:10001); default: start a local Ray with "
+        "this machine's cores.",
+    ),
+]
+CpusPerTrainingOption = Annotated[
+    int, typer.Option("--cpus-per-training", help="With --executor ray: CPUs (= torch threads) per training.")
+]
+GpusPerTrainingOption = Annotated[
+    float,
+    typer.Option(
+        "--gpus-per-training", help="With --executor ray and --device cuda: GPUs per training (0.25 allowed)."
+    ),
+]
+
+
+@contextmanager
+def study_executor(
+    executor: str, ray_address: str | None, *, device: str, cpus_per_training: int, gpus_per_training: float
+) -> Iterator[Executor]:
+    """The executor of ``--executor``/``--ray-address``; a Ray started here is stopped afterwards."""
+    if executor not in EXECUTORS:
+        raise typer.BadParameter(f"--executor {executor!r}: choose from {', '.join(EXECUTORS)}.")
+    chosen = make_executor(
+        executor,
+        address=ray_address,
+        device=device,
+        cpus_per_training=cpus_per_training,
+        gpus_per_training=gpus_per_training,
+    )
+    try:
+        yield chosen
+    finally:
+        shutdown = getattr(chosen, "shutdown", None)
+        if shutdown is not None:
+            shutdown()

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from cardiopredict.cli._common import clean_errors, comma_list, profile_for
+from cardiopredict.cli._common import (
+    CpusPerTrainingOption,
+    ExecutorOption,
+    GpusPerTrainingOption,
+    RayAddressOption,
+    clean_errors,
+    comma_list,
+    profile_for,
+    study_executor,
+)
 from cardiopredict.config import CARDIOMYOPATHY_INPUTS, CARDIOMYOPATHY_TASKS
 
 app = typer.Typer(help="Genetic cardiomyopathy vs myocarditis vs sarcoidosis study.", no_args_is_help=True)
@@ -28,9 +37,14 @@ def run(
     fresh: Annotated[
         bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
     ] = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    cpus_per_training: CpusPerTrainingOption = 1,
+    gpus_per_training: GpusPerTrainingOption = 1.0,
 ) -> None:
     """Run every requested task on every requested input, with the ECG-measurement baseline."""
-    from cardiopredict.studies.cardiomyopathy import run_cardiomyopathy_study
+    from cardiopredict.studies.cardiomyopathy import cardiomyopathy_spec
+    from cardiopredict.studies.engine import run_study
 
     task_list = comma_list(tasks, allowed=CARDIOMYOPATHY_TASKS, option="--tasks")
     input_list = comma_list(inputs, allowed=CARDIOMYOPATHY_INPUTS, option="--inputs")
@@ -39,9 +53,14 @@ def run(
         f"protocol: {profile.name} ({profile.training.n_folds} folds, "
         f"<= {profile.training.max_epochs} epochs)"
     )
-    metrics = run_cardiomyopathy_study(
-        manifest, out, tasks=task_list, inputs=input_list, profile=profile, progress=True, resume=not fresh
-    )
+    spec = cardiomyopathy_spec(tasks=task_list, inputs=input_list)
+    with study_executor(
+        executor, ray_address, device=device, cpus_per_training=cpus_per_training,
+        gpus_per_training=gpus_per_training,
+    ) as chosen:  # fmt: skip
+        metrics = run_study(
+            spec, manifest, out, profile=profile, progress=True, resume=not fresh, executor=chosen
+        )
     for task, by_input in metrics["table3"].items():
         parts = [f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items()]
         parts.append(f"clinical {metrics['baselines'][task]['auc_pooled']:.3f}")

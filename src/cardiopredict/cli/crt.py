@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from cardiopredict.cli._common import clean_errors, comma_list, profile_for
+from cardiopredict.cli._common import (
+    CpusPerTrainingOption,
+    ExecutorOption,
+    GpusPerTrainingOption,
+    RayAddressOption,
+    clean_errors,
+    comma_list,
+    profile_for,
+    study_executor,
+)
 from cardiopredict.config import CRT_INPUTS
 
 app = typer.Typer(help="CRT-response study (paper section 2.1).", no_args_is_help=True)
@@ -27,9 +36,14 @@ def run(
     fresh: Annotated[
         bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
     ] = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    cpus_per_training: CpusPerTrainingOption = 1,
+    gpus_per_training: GpusPerTrainingOption = 1.0,
 ) -> None:
     """Run the CRT study: three input modes and the baselines on the same patient-level folds."""
-    from cardiopredict.studies.crt import run_crt_study
+    from cardiopredict.studies.crt import crt_spec
+    from cardiopredict.studies.engine import run_study
 
     modes = comma_list(inputs, allowed=CRT_INPUTS, option="--inputs")
     profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
@@ -37,7 +51,14 @@ def run(
         f"protocol: {profile.name} ({profile.training.n_folds} folds, "
         f"<= {profile.training.max_epochs} epochs)"
     )
-    metrics = run_crt_study(manifest, out, inputs=modes, profile=profile, progress=True, resume=not fresh)
+    with study_executor(
+        executor, ray_address, device=device, cpus_per_training=cpus_per_training,
+        gpus_per_training=gpus_per_training,
+    ) as chosen:  # fmt: skip
+        metrics = run_study(
+            crt_spec(inputs=modes), manifest, out, profile=profile, progress=True, resume=not fresh,
+            executor=chosen,
+        )  # fmt: skip
     for mode in modes:
         block = metrics["models"][mode]
         typer.echo(f"{mode:>10}: pooled AUC {block['auc_pooled']:.3f} {_ci(block)}")

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from cardiopredict.cli._common import TRAINING_DEFAULTS, clean_errors, comma_list, print_scores, profile_for
+from cardiopredict.cli._common import (
+    TRAINING_DEFAULTS,
+    CpusPerTrainingOption,
+    ExecutorOption,
+    GpusPerTrainingOption,
+    RayAddressOption,
+    clean_errors,
+    comma_list,
+    print_scores,
+    profile_for,
+    study_executor,
+)
 from cardiopredict.config import VA_MODELS, LGEInputConfig
 
 app = typer.Typer(
@@ -45,9 +56,14 @@ def run(
     fresh: Annotated[
         bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
     ] = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    cpus_per_training: CpusPerTrainingOption = 1,
+    gpus_per_training: GpusPerTrainingOption = 1.0,
 ) -> None:
     """Run the VA study: slice CNN + MLP vs LVEF <= 35 %, LVEF and scar-feature logistic (and Cox)."""
-    from cardiopredict.studies.va import run_va_study
+    from cardiopredict.studies.engine import run_study
+    from cardiopredict.studies.va import va_spec
 
     names = comma_list(models, allowed=VA_MODELS, option="--models")
     config = LGEInputConfig(
@@ -56,16 +72,14 @@ def run(
     profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
     training = profile.training
     typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")
-    metrics = run_va_study(
-        manifest,
-        out,
-        models=names,
-        config=config,
-        horizon_days=horizon_days,
-        profile=profile,
-        progress=True,
-        resume=not fresh,
-    )
+    spec = va_spec(models=names, config=config, horizon_days=horizon_days)
+    with study_executor(
+        executor, ray_address, device=device, cpus_per_training=cpus_per_training,
+        gpus_per_training=gpus_per_training,
+    ) as chosen:  # fmt: skip
+        metrics = run_study(
+            spec, manifest, out, profile=profile, progress=True, resume=not fresh, executor=chosen
+        )
     print_scores(metrics, [*names, *metrics["baselines"]])
     for name, value in (metrics.get("survival") or {}).get("c_index", {}).items():
         typer.echo(f"{name:>18}: C-index {value:.3f}")

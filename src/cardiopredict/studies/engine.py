@@ -28,9 +28,20 @@ from cardiopredict.evaluation.run import evaluate_run
 from cardiopredict.features import CohortInputs, cohort_table
 from cardiopredict.report import write_report
 from cardiopredict.training.crossval import make_folds
-from cardiopredict.training.resume import TrainedCV, cross_validate
+from cardiopredict.training.executors import Executor, LocalExecutor
+from cardiopredict.training.fold_jobs import CVRequest, cross_validate_all
+from cardiopredict.training.resume import TrainedCV
 
-__all__ = ["ModelSpec", "StudySpec", "Task", "TrainedModel", "read_oracle", "run_study"]
+__all__ = [
+    "ModelSpec",
+    "StudySpec",
+    "Task",
+    "TrainedModel",
+    "prepare_study",
+    "read_oracle",
+    "run_study",
+    "task_frame",
+]
 
 
 @dataclass(frozen=True)
@@ -185,52 +196,34 @@ def _score_columns(name: str, task: Task, scores: np.ndarray) -> dict[str, np.nd
     return {f"score_{name}_{cls}": scores[:, k] for k, cls in enumerate(task.classes)}
 
 
-def _train_task(
-    spec: StudySpec,
-    task: Task,
-    cohort: CohortInputs,
-    folds: np.ndarray,
-    out: Path,
-    *,
-    profile: StudyProfile,
-    resume: bool,
-    progress: bool,
-) -> list[TrainedModel]:
-    pids = cohort.patient_ids[task.rows]
-    trained = []
+def _requests(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.ndarray, profile: StudyProfile):
+    """One cross-validation request per model of ``task`` (see :mod:`cardiopredict.training.fold_jobs`)."""
+    pids = [str(pid) for pid in cohort.patient_ids[task.rows]]
+    requests = []
     for model in spec.models(task):
         key = model.name if spec.layout == "single" else f"{task.name}_{model.name}"
-        result = cross_validate(
-            out,
-            key,
-            {input_key: cohort.arrays[array][task.rows] for input_key, array in model.inputs.items()},
-            task.y,
-            folds,
-            patient_ids=list(pids),
-            model=model.network,
-            model_kwargs=model.kwargs,
-            training=profile.training,
-            n_classes=task.n_classes,
-            resume=resume,
-            progress=progress,
-            input_version=spec.input_version,
-            model_json_extra={
-                "study": spec.name,
-                "task": task.name,
-                "study_model": model.name,
-                "inputs_spec": dict(model.inputs_spec),
-                **spec.model_json,
-                "label": spec.label,
-                "classes": list(task.classes),
-                "positive_class": task.positive,
-                "profile": profile.name,
-            },
-        )
-        trained.append(TrainedModel(task, model, key, result))
-    return trained
+        extra = {
+            "study": spec.name,
+            "task": task.name,
+            "study_model": model.name,
+            "inputs_spec": dict(model.inputs_spec),
+            **spec.model_json,
+            "label": spec.label,
+            "classes": list(task.classes),
+            "positive_class": task.positive,
+            "profile": profile.name,
+        }
+        request = CVRequest(
+            key, dict(model.inputs), task.rows, task.y, folds, pids, model.network, model.kwargs,
+            profile.training, n_classes=task.n_classes, input_version=spec.input_version,
+            model_json_extra=extra,
+        )  # fmt: skip
+        requests.append((model, request))
+    return requests
 
 
-def _task_frame(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.ndarray, trained, seed: int):
+def task_frame(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.ndarray, trained, seed: int):
+    """A task's rows of ``predictions.csv`` (models ``trained``, baselines, oracle) and evaluation block."""
     frame = pd.DataFrame(
         {"patient_id": cohort.patient_ids[task.rows], "task": task.name, "fold": folds, "y_true": task.y}
     )
@@ -258,6 +251,30 @@ def _task_frame(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.nda
     return pd.concat([frame, pd.DataFrame(columns)], axis=1), evaluation
 
 
+def prepare_study(
+    spec: StudySpec, manifest_path: str | Path, out: Path, *, profile: StudyProfile, progress: bool = False
+) -> tuple[Any, CohortInputs, list[Task]]:
+    """Read and validate the manifest, build every patient's inputs, and the study's tasks.
+
+    Returns the manifest (``.table``), the :class:`CohortInputs` and the tasks, each checked to have
+    enough patients of every class for ``profile.training.n_folds`` folds.
+    """
+    manifest = read_manifest(
+        manifest_path,
+        label_column=spec.label,
+        label_values=spec.label_values,
+        file_columns=spec.file_columns,
+        optional_file_columns=spec.optional_file_columns,
+        check_files=spec.check_files,
+    )
+    cohort = spec.build_inputs(manifest.table, out, progress)
+    cohort.config["manifest"] = str(Path(manifest_path).resolve())
+    tasks = spec.tasks(cohort)
+    for task in tasks:
+        _check_enough(task, len(cohort.exclusions), profile.training.n_folds)
+    return manifest, cohort, tasks
+
+
 def run_study(
     spec: StudySpec,
     manifest_path: str | Path,
@@ -267,6 +284,7 @@ def run_study(
     progress: bool = False,
     figures: bool = True,
     resume: bool = True,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run a study and write its run directory; returns the content of ``metrics.json``.
 
@@ -285,37 +303,37 @@ def run_study(
         Draw the figures and the report (tests may skip them).
     resume : bool
         Reuse trainings that finished in ``out_dir`` on exactly the same inputs and settings.
+    executor : Executor, optional
+        Where the fold trainings run (:mod:`cardiopredict.training.executors`): default one after another
+        in this process; a :class:`~cardiopredict.training.executors.RayExecutor` spreads every fold of
+        every model of every task over a Ray cluster, with the same results for the same thread count.
     """
     started = time.perf_counter()
     profile = profile or StudyProfile.paper()
+    executor = executor or LocalExecutor()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = read_manifest(
-        manifest_path,
-        label_column=spec.label,
-        label_values=spec.label_values,
-        file_columns=spec.file_columns,
-        optional_file_columns=spec.optional_file_columns,
-        check_files=spec.check_files,
+    manifest, cohort, tasks = prepare_study(spec, manifest_path, out, profile=profile, progress=progress)
+    seed = profile.training.seed
+    plans = []
+    for task in tasks:
+        folds = make_folds(task.y, cohort.patient_ids[task.rows], n_folds=profile.training.n_folds, seed=seed)
+        plans.append((task, folds, _requests(spec, task, cohort, folds, profile)))
+    requests = [request for _, _, pairs in plans for _, request in pairs]
+    batch = cross_validate_all(
+        out, requests, cohort.arrays, executor=executor, resume=resume, progress=progress
     )
-    cohort = spec.build_inputs(manifest.table, out, progress)
-    cohort.config["manifest"] = str(Path(manifest_path).resolve())
-    tasks = spec.tasks(cohort)
-    for task in tasks:
-        _check_enough(task, len(cohort.exclusions), profile.training.n_folds)
+    results = dict(zip((request.key for request in requests), batch.trained, strict=True))
     frames, evaluation, trained_all = [], {}, []
-    for task in tasks:
-        pids = cohort.patient_ids[task.rows]
-        folds = make_folds(task.y, pids, n_folds=profile.training.n_folds, seed=profile.training.seed)
-        trained = _train_task(
-            spec, task, cohort, folds, out, profile=profile, resume=resume, progress=progress
-        )
-        frame, evaluation[task.name] = _task_frame(spec, task, cohort, folds, trained, profile.training.seed)
+    for task, folds, pairs in plans:
+        trained = [TrainedModel(task, model, request.key, results[request.key]) for model, request in pairs]
+        frame, evaluation[task.name] = task_frame(spec, task, cohort, folds, trained, seed)
         frames.append(frame)
         trained_all += trained
     predictions = pd.concat(frames, ignore_index=True)
     atomic_write_csv(out / "predictions.csv", predictions)
-    _write_config(spec, out, manifest_path, profile, cohort, tasks, trained_all, evaluation, started)
+    facts = {"executor": executor.describe(), "training_times_s": batch.fold_times_s}
+    _write_config(spec, out, manifest_path, profile, cohort, tasks, trained_all, evaluation, started, facts)
     metrics = evaluate_run(out)
     atomic_write_json(out / "metrics.json", metrics)
     atomic_write_csv(
@@ -328,7 +346,9 @@ def run_study(
     return metrics
 
 
-def _write_config(spec, out, manifest_path, profile, cohort, tasks, trained, evaluation, started) -> None:
+def _write_config(
+    spec, out, manifest_path, profile, cohort, tasks, trained, evaluation, started, facts
+) -> None:
     synthetic = (Path(manifest_path).parent / "oracle.csv").is_file()
     early = [model.result.early_stopping for model in trained]
     run = {
@@ -339,6 +359,7 @@ def _write_config(spec, out, manifest_path, profile, cohort, tasks, trained, eva
         "n_excluded": len(cohort.exclusions),
         "reused_trainings": [model.key for model in trained if model.result.reused],
         "synthetic": synthetic,
+        **facts,
         **cohort.config.get("run_facts", {}),
     }
     atomic_write_json(
