@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, simulate, tune, va
+from cardiopredict.cli import cardiomyopathy, cmr, crt, demo, ecg, predict, report, serve, simulate, tune, va
 
 app = typer.Typer(
     name="cardiopredict",
@@ -22,6 +22,7 @@ app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
 app.command("report")(report.report)
 app.command("tune")(tune.tune)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -1,0 +1,272 @@
+"""One prediction: uploaded files -> model input -> fold probabilities, measurements, rule, warnings.
+
+Each ECG goes through the same pipeline as in training (:func:`cardiopredict.features.extract_features`
+with the window stored in ``model.json``). The answer holds only what the pipeline measured and the
+cohort-free facts of the model; nothing read from a file header (names, IDs, dates) is ever used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardiopredict.errors import CardioPredictError, CorruptFileError, InputError
+from cardiopredict.serve._models import POSITIVE_LABELS, ServedModel
+
+THRESHOLD = 0.5
+"""Probability at which the model's verdict flips (the threshold of the run's reported accuracy)."""
+
+MEASUREMENTS = (
+    "qrs_duration_ms",
+    "lbbb_aha",
+    "lbbb_strauss",
+    "rbbb",
+    "heart_rate_bpm",
+    "pr_interval_ms",
+    "qrs_axis_deg",
+    "fragmented_qrs",
+    "paced",
+    "n_beats",
+    "n_valid_beats",
+)
+FLAG_WORDS = {
+    "all_nan": "holds no samples",
+    "nan_run": "has missing samples",
+    "non_finite": "held infinite values (set to missing)",
+    "huge": "held values beyond ±1 V (set to missing)",
+    "flat": "is flat (no signal)",
+    "clipped": "is clipped (amplifier saturation or a clipped export)",
+    "amplitude": "has an implausibly large amplitude (> 20 mV)",
+}
+
+
+@dataclass
+class ECGUpload:
+    """What the figures need from one scored ECG (kept in memory briefly, never the file itself)."""
+
+    record: Any
+    delineation: Any
+    features: Any
+
+
+@dataclass
+class Scored:
+    """The JSON answer of one prediction (without its id and links) and the figures' inputs."""
+
+    answer: dict[str, Any]
+    ecgs: dict[str, ECGUpload] = field(default_factory=dict)
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def score(
+    model: ServedModel,
+    files: Mapping[str, Path],
+    *,
+    sex: str | None = None,
+    lvef_percent: float | None = None,
+) -> Scored:
+    """Score one patient with ``model`` from the uploaded ``files`` (field name -> stored path).
+
+    Parameters
+    ----------
+    model : ServedModel
+    files : mapping of str to Path
+        One file per input field of the model (``model.fields``).
+    sex : {"M", "F"}, optional
+        For the sex-specific criteria (Strauss LBBB).
+    lvef_percent : float, optional
+        Left-ventricular ejection fraction, %, shown beside the measurements (VA rule: <= 35 %).
+
+    Raises
+    ------
+    InputError
+        A field missing or unexpected, a bad ``sex``/``lvef``; any reader or delineation error of a
+        file, with the file named by its field (``<pre file>``) instead of its path.
+    """
+    _check_request(model, files, sex=sex, lvef_percent=lvef_percent)
+    ecgs = {f.name: _read(f.name, files[f.name], model, sex=sex) for f in model.fields}
+    by_column = {f.column: ecgs[f.name] for f in model.fields}
+    inputs = {
+        key: getattr(by_column[item["column"]].features, item["feature"])[None].astype(np.float32)
+        for key, item in model.spec.items()
+    }
+    measurements: dict[str, Any] = {
+        name: {key: upload.features.measurements.get(key) for key in MEASUREMENTS}
+        for name, upload in ecgs.items()
+    }
+    prediction = _prediction(model, inputs)
+    rule = _rule(model.study, measurements, lvef_percent)
+    answer = {
+        "model": model.name,
+        "study": model.study,
+        "prediction": prediction,
+        "rule": rule,
+        "agreement": _agreement(prediction, rule),
+        "measurements": {**measurements, "lvef_percent": lvef_percent},
+        "quality": {name: _quality(upload) for name, upload in ecgs.items()},
+        "warnings": _warnings(model, ecgs),
+        "research_use_only": True,
+    }
+    return Scored(answer=answer, ecgs=ecgs, inputs=inputs)
+
+
+def _check_request(
+    model: ServedModel, files: Mapping[str, Path], *, sex: str | None, lvef_percent: float | None
+) -> None:
+    expected = [f.name for f in model.fields]
+    missing = [name for name in expected if name not in files]
+    unexpected = sorted(set(files) - set(expected))
+    if missing or unexpected:
+        parts = [f"missing {missing}" if missing else "", f"unexpected {unexpected}" if unexpected else ""]
+        raise InputError(
+            f"model {model.name!r} needs one file per input {expected}: {', '.join(p for p in parts if p)}. "
+            "Send each file in the multipart field of that name."
+        )
+    if sex is not None and sex not in ("M", "F"):
+        raise InputError(f"sex={sex!r}: give 'M' or 'F', or leave it out.")
+    if lvef_percent is not None and not (np.isfinite(lvef_percent) and 5 <= lvef_percent <= 80):
+        raise InputError(f"lvef={lvef_percent!r}: give the ejection fraction in %, between 5 and 80.")
+
+
+def _read(name: str, path: Path, model: ServedModel, *, sex: str | None) -> ECGUpload:
+    """Read, delineate and featurise one upload; errors name the field, never the stored path."""
+    from cardiopredict.ecg import delineate
+    from cardiopredict.ecg.io import read_ecg
+    from cardiopredict.features import exclusion_reason, extract_features
+
+    try:
+        features = extract_features(path, model.window, sex=sex)
+        record = read_ecg(path)
+        return ECGUpload(record=record, delineation=delineate(record), features=features)
+    except CardioPredictError as error:
+        error.args = (_without_path(error, name, path),)
+        raise error from None
+    except Exception as error:  # a file no reader foresaw must not become a 500
+        raise CorruptFileError(
+            exclusion_reason(name, str(path), error)
+            + f". The {name} file could not be read as an ECG; check that it is a 12-lead export "
+            "(see docs/DATA_FORMATS.md)."
+        ) from error
+
+
+def _without_path(error: CardioPredictError, name: str, path: Path) -> str:
+    text = str(error)
+    for form in (str(path), str(path.parent)):
+        text = text.replace(form, f"<{name} file>")
+    return text
+
+
+def _prediction(model: ServedModel, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Mean fold probability, every fold's probability and their spread."""
+    from cardiopredict.training.artifacts import Ensemble
+
+    config = model.ensemble.config
+    folds = np.stack([Ensemble([net], config).predict(inputs)[0] for net in model.ensemble.models])
+    mean = folds.mean(axis=0)
+    spread = {"min": folds.min(axis=0), "max": folds.max(axis=0), "sd": folds.std(axis=0)}
+    if mean.ndim == 0:
+        probability = float(mean)
+        return {
+            "outcome": POSITIVE_LABELS.get(model.study, f"{config.get('label', 'class')} = 1"),
+            "probability": probability,
+            "fold_probabilities": folds.tolist(),
+            "spread": {key: float(value) for key, value in spread.items()},
+            "threshold": THRESHOLD,
+            "positive": probability >= THRESHOLD,
+        }
+    classes = [str(c) for c in model.classes]
+    return {
+        "outcome": "class",
+        "probabilities": dict(zip(classes, mean.tolist(), strict=True)),
+        "fold_probabilities": folds.tolist(),
+        "spread": {key: dict(zip(classes, value.tolist(), strict=True)) for key, value in spread.items()},
+        "predicted_class": classes[int(np.argmax(mean))],
+    }
+
+
+def _rule(
+    study: str, measurements: Mapping[str, Mapping[str, Any]], lvef: float | None
+) -> dict[str, Any] | None:
+    """The clinical rule of the study beside the model, or None when the study has none."""
+    if study == "crt":
+        return _crt_rule(measurements.get("pre"))
+    if study == "va":
+        from cardiopredict.evaluation.baselines import lvef_rule_scores
+
+        name = "LVEF <= 35 %"
+        if lvef is None:
+            return {"name": name, "applicable": False, "positive": None, "reason": "no LVEF given"}
+        verdict = lvef_rule_scores([lvef])[0]
+        return {"name": name, "applicable": True, "positive": bool(verdict), "inputs": {"lvef_percent": lvef}}
+    return None
+
+
+def _crt_rule(pre: Mapping[str, Any] | None) -> dict[str, Any]:
+    from cardiopredict.evaluation.baselines import guideline_rule_scores
+
+    name = "QRS >= 150 ms + LBBB (AHA/ACC/HRS), measured on the pre-implant ECG"
+    if pre is None:
+        return {"name": name, "applicable": False, "positive": None, "reason": "no pre-implant ECG"}
+    qrs, lbbb = pre.get("qrs_duration_ms"), pre.get("lbbb_aha")
+    try:
+        verdict = guideline_rule_scores([np.nan if qrs is None else qrs], [np.nan if lbbb is None else lbbb])
+    except InputError as error:
+        return {"name": name, "applicable": False, "positive": None, "reason": str(error).splitlines()[0]}
+    return {
+        "name": name,
+        "applicable": True,
+        "positive": bool(verdict[0] == 1.0),
+        "inputs": {"qrs_duration_ms": qrs, "lbbb_aha": lbbb},
+    }
+
+
+def _agreement(prediction: Mapping[str, Any], rule: Mapping[str, Any] | None) -> bool | None:
+    if not rule or not rule.get("applicable") or "positive" not in prediction:
+        return None
+    return bool(prediction["positive"]) == bool(rule["positive"])
+
+
+def _quality(upload: ECGUpload) -> dict[str, Any]:
+    record, delineation = upload.record, upload.delineation
+    invalid = [", ".join(flags) for flags in delineation.beat_flags if flags]
+    return {
+        "sampling_rate_hz": record.fs,
+        "duration_s": round(record.duration_s, 2),
+        "lead_flags": {lead: flags for lead, flags in record.meta.get("quality", {}).items() if flags},
+        "derived_leads": list(record.meta.get("derived_leads") or []),
+        "n_beats": int(delineation.n_beats),
+        "n_valid_beats": int(np.sum(delineation.valid)),
+        "invalid_beat_reasons": sorted(set(invalid)),
+    }
+
+
+def _warnings(model: ServedModel, ecgs: Mapping[str, ECGUpload]) -> list[str]:
+    """Every quality flag and caveat, in words a clinician reads."""
+    words = []
+    if model.card.get("training_cohort", {}).get("synthetic"):
+        words.append("This model was trained on a SYNTHETIC cohort: its output says nothing about patients.")
+    for name, upload in ecgs.items():
+        quality = _quality(upload)
+        for lead, flags in quality["lead_flags"].items():
+            words.extend(f"{name} ECG: lead {lead} {FLAG_WORDS.get(flag, flag)}." for flag in flags)
+        if quality["derived_leads"]:
+            words.append(
+                f"{name} ECG: leads {', '.join(quality['derived_leads'])} were derived from I and II."
+            )
+        invalid = quality["n_beats"] - quality["n_valid_beats"]
+        if invalid:
+            words.append(
+                f"{name} ECG: {invalid} of {quality['n_beats']} beats could not be delineated reliably "
+                f"({'; '.join(quality['invalid_beat_reasons'])}); they were left out."
+            )
+        if upload.features.measurements.get("paced"):
+            words.append(
+                f"{name} ECG: paced rhythm; QRS duration and LBBB criteria assume intrinsic conduction."
+            )
+        if upload.record.duration_s < 5.0:
+            words.append(f"{name} ECG: only {upload.record.duration_s:.1f} s long; 10 s is standard.")
+    return words
