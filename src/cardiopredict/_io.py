@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from cardiopredict._lazy import lazy_exports  # noqa: F401 - TEMPORARY for helpers; remove at the end
-
 __all__ = [
     "atomic_dir",
     "atomic_target",
