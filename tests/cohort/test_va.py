@@ -15,13 +15,13 @@ from cardiopredict.cmr.io import read_lge
 from cardiopredict.cmr.preprocess import load_cohort_arrays
 from cardiopredict.cmr.scar import MYOCARDIUM_DENSITY_G_PER_ML, scar_dice, scar_method, segment_scar
 from cardiopredict.cmr.simulate import simulate_infarct_lge
+from cardiopredict.cohort.synthetic import oracle_auc
 from cardiopredict.cohort.va import (
     HORIZON_DAYS,
     MANIFEST_COLUMNS,
     draw_va_cohort,
     infarct_spec,
     simulate_va_cohort,
-    va_oracle_auc,
 )
 from cardiopredict.errors import InputError, InsufficientDataError
 from cardiopredict.features import preprocess_cohort
@@ -168,6 +168,7 @@ def test_cli_simulate_va(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "manifest:" in result.output and "oracle AUC" in result.output
-    assert va_oracle_auc(out / "manifest.csv")["event_rate"] in (0.0, 0.5, 1.0)
+    assert pd.read_csv(out / "manifest.csv")["va_event"].mean() in (0.0, 0.5, 1.0)
+    assert "va_event" in oracle_auc(out / "manifest.csv")
     refused = CliRunner().invoke(app, ["simulate", "va", "--n", "2", "--out", str(out), "--quiet"])
     assert refused.exit_code == 2 and "overwrite" in refused.output

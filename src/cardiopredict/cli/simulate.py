@@ -104,15 +104,18 @@ def va(
     quiet: QuietOption = False,
 ) -> None:
     """Write a synthetic ventricular-arrhythmia cohort (LGE stacks, contours, manifest.csv, oracle.csv)."""
-    from cardiopredict.cohort.va import simulate_va_cohort, va_oracle_auc
+    import pandas as pd
+
+    from cardiopredict.cohort.synthetic import oracle_auc
+    from cardiopredict.cohort.va import simulate_va_cohort
 
     manifest = simulate_va_cohort(
         out, n=n, seed=seed, format=format.value, overwrite=overwrite, progress=not quiet
     )
-    summary = va_oracle_auc(manifest)
-    auc = summary["va_event"]
+    auc = oracle_auc(manifest)["va_event"]
+    event_rate = float(pd.read_csv(manifest)["va_event"].mean())
     typer.echo(f"manifest: {manifest}")
     typer.echo(
-        f"events: {summary['event_rate']:.1%} va_event; oracle AUC: "
+        f"events: {event_rate:.1%} va_event; oracle AUC: "
         + (json.dumps({"va_event": round(auc, 4)}) if auc == auc else "undefined (one outcome class only)")
     )

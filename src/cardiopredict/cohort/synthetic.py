@@ -263,8 +263,9 @@ def oracle_auc(manifest_path: str | os.PathLike[str], *, source: str = "all") ->
     Returns
     -------
     dict
-        CRT: ``{"response": auc}``. Cardiomyopathy: ``{"gen-vs-myo", "gen-vs-sarc", "myo-vs-sarc"}`` (score
-        ``p_a / (p_a + p_b)`` on the patients of the two classes) and ``"3class"`` (macro one-vs-rest AUC).
+        CRT: ``{"response": auc}``. VA: ``{"va_event": auc}``. Cardiomyopathy: ``{"gen-vs-myo",
+        "gen-vs-sarc", "myo-vs-sarc"}`` (score ``p_a / (p_a + p_b)`` on the patients of the two
+        classes) and ``"3class"`` (macro one-vs-rest AUC).
     """
     from sklearn.metrics import roc_auc_score
 
@@ -281,7 +282,8 @@ def oracle_auc(manifest_path: str | os.PathLike[str], *, source: str = "all") ->
         .set_index("patient_id")
         .reindex(manifest["patient_id"])
     )
-    if oracle.isna().any().any():
+    probabilities = [c for c in oracle.columns if c.startswith("p_")]
+    if oracle[probabilities].isna().any().any():
         raise InputError(f"{oracle_path} lacks probabilities for some patients of {manifest_path}.")
 
     def auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -291,6 +293,8 @@ def oracle_auc(manifest_path: str | os.PathLike[str], *, source: str = "all") ->
         raise InputError(f"source={source!r}: choose 'all' or 'ecg'.")
     if "response" in manifest and "p_response" in oracle and source == "all":
         return {"response": auc(manifest["response"].to_numpy(int), oracle["p_response"].to_numpy(float))}
+    if "va_event" in manifest and "p_va_event" in oracle and source == "all":
+        return {"va_event": auc(manifest["va_event"].to_numpy(int), oracle["p_va_event"].to_numpy(float))}
     prefix = "p_ecg_" if source == "ecg" else "p_"
     if "diagnosis" in manifest and {f"{prefix}{c}" for c in CM_CLASSES} <= set(oracle.columns):
         result: dict[str, float] = {}

@@ -71,7 +71,6 @@ __all__ = [
     "draw_va_patients",
     "infarct_spec",
     "simulate_va_cohort",
-    "va_oracle_auc",
 ]
 
 FORMATS = ("dicom", "nifti")
@@ -435,22 +434,3 @@ def _write_patient(study: Any, root: Path, *, format: str, key: str) -> tuple[st
         write_lge_nifti(study, root / lge)
     write_contours(study, root / contours)
     return lge.as_posix(), contours.as_posix()
-
-
-def va_oracle_auc(manifest_path: str | os.PathLike[str]) -> dict[str, float]:
-    """Event rate and AUC of the true probability (``oracle.csv`` beside the manifest) for ``va_event``."""
-    from sklearn.metrics import roc_auc_score
-
-    manifest_path = Path(manifest_path)
-    oracle_path = manifest_path.parent / "oracle.csv"
-    if not manifest_path.is_file() or not oracle_path.is_file():
-        raise InputError(
-            f"va_oracle_auc needs {manifest_path} and oracle.csv beside it (a cohort written by "
-            "simulate_va_cohort)."
-        )
-    manifest = pd.read_csv(manifest_path, dtype={"patient_id": str})
-    oracle = pd.read_csv(oracle_path, dtype={"patient_id": str}).set_index("patient_id")
-    y = manifest["va_event"].to_numpy(int)
-    p = oracle.loc[manifest["patient_id"], "p_va_event"].to_numpy(float)
-    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
-    return {"event_rate": float(y.mean()), "va_event": auc}
