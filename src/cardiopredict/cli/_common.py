@@ -110,3 +110,14 @@ def study_executor(
         shutdown = getattr(chosen, "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+# The study commands' shared options (one definition; defaults from config.TrainingConfig).
+FoldsOption = Annotated[int, typer.Option(help="Cross-validation folds (by patient).")]
+SeedOption = Annotated[int, typer.Option(help="Seed for folds, weights and batches.")]
+MaxEpochsOption = Annotated[int, typer.Option(help="Maximum epochs per fold.")]
+DeviceOption = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
+QuickOption = Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")]
+FreshOption = Annotated[
+    bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
+]

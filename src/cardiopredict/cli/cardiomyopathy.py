@@ -8,10 +8,17 @@ from typing import Annotated
 import typer
 
 from cardiopredict.cli._common import (
+    TRAINING_DEFAULTS,
     CpusPerTrainingOption,
+    DeviceOption,
     ExecutorOption,
+    FoldsOption,
+    FreshOption,
     GpusPerTrainingOption,
+    MaxEpochsOption,
+    QuickOption,
     RayAddressOption,
+    SeedOption,
     clean_errors,
     comma_list,
     profile_for,
@@ -29,14 +36,12 @@ def run(
     out: Annotated[Path, typer.Option(help="Run directory to write.")],
     tasks: Annotated[str, typer.Option(help="Comma list of tasks.")] = ",".join(CARDIOMYOPATHY_TASKS),
     inputs: Annotated[str, typer.Option(help="Comma list of qrs, rr.")] = ",".join(CARDIOMYOPATHY_INPUTS),
-    folds: Annotated[int, typer.Option(help="Cross-validation folds (by patient).")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed for folds, weights and batches.")] = 0,
-    max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 100,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
-    quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
-    fresh: Annotated[
-        bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
-    ] = False,
+    folds: FoldsOption = TRAINING_DEFAULTS.n_folds,
+    seed: SeedOption = TRAINING_DEFAULTS.seed,
+    max_epochs: MaxEpochsOption = TRAINING_DEFAULTS.max_epochs,
+    device: DeviceOption = TRAINING_DEFAULTS.device,
+    quick: QuickOption = False,
+    fresh: FreshOption = False,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
     cpus_per_training: CpusPerTrainingOption = 1,

@@ -10,9 +10,15 @@ import typer
 from cardiopredict.cli._common import (
     TRAINING_DEFAULTS,
     CpusPerTrainingOption,
+    DeviceOption,
     ExecutorOption,
+    FoldsOption,
+    FreshOption,
     GpusPerTrainingOption,
+    MaxEpochsOption,
+    QuickOption,
     RayAddressOption,
+    SeedOption,
     clean_errors,
     comma_list,
     print_scores,
@@ -46,16 +52,12 @@ def run(
     orient: Annotated[
         bool, typer.Option(help="Rotate slices to the RV insertion point (off for series without an RV).")
     ] = True,
-    folds: Annotated[
-        int, typer.Option(help="Cross-validation folds (by patient).")
-    ] = TRAINING_DEFAULTS.n_folds,
-    seed: Annotated[int, typer.Option(help="Seed for folds, weights and batches.")] = TRAINING_DEFAULTS.seed,
-    max_epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = TRAINING_DEFAULTS.max_epochs,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = TRAINING_DEFAULTS.device,
-    quick: Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")] = False,
-    fresh: Annotated[
-        bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
-    ] = False,
+    folds: FoldsOption = TRAINING_DEFAULTS.n_folds,
+    seed: SeedOption = TRAINING_DEFAULTS.seed,
+    max_epochs: MaxEpochsOption = TRAINING_DEFAULTS.max_epochs,
+    device: DeviceOption = TRAINING_DEFAULTS.device,
+    quick: QuickOption = False,
+    fresh: FreshOption = False,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
     cpus_per_training: CpusPerTrainingOption = 1,
