@@ -73,3 +73,53 @@ def crt_files(ecg_pair: tuple[Path, Path]) -> dict[str, tuple[str, bytes]]:
     """Multipart ``files=`` argument of a CRT prediction."""
     pre, post = ecg_pair
     return {"pre": ("pre.csv", pre.read_bytes()), "post": ("post.csv", post.read_bytes())}
+
+
+@pytest.fixture(scope="session")
+def va_run(tmp_path_factory) -> Path:
+    """Run folder of a quick VA study on a 16-patient SYNTHETIC LGE cohort (DICOM + contours)."""
+    from cardiopredict.cohort.va import simulate_va_cohort
+    from cardiopredict.config import StudyProfile
+    from cardiopredict.studies.va import run_va_study
+
+    root = tmp_path_factory.mktemp("serve_va")
+    manifest = simulate_va_cohort(root / "cohort", n=16, seed=5)
+    run_va_study(manifest, root / "run", profile=StudyProfile.quick(seed=0), figures=False)
+    return root / "run"
+
+
+@pytest.fixture(scope="session")
+def va_model_dir(va_run: Path) -> Path:
+    return va_run / "models" / "scarnet"
+
+
+@pytest.fixture(scope="session")
+def va_patient(va_run: Path) -> tuple[Path, Path]:
+    """The DICOM series folder and the contour file of the first VA cohort patient."""
+    cohort = va_run.parent / "cohort"
+    return cohort / "lge" / "va0001", cohort / "contours" / "va0001.json"
+
+
+@pytest.fixture(scope="session")
+def va_zip(va_patient: tuple[Path, Path]) -> bytes:
+    from tests.serve.lge_files import series_members, zip_bytes
+
+    return zip_bytes(series_members(*va_patient))
+
+
+@pytest.fixture(scope="session")
+def served_all(model_dir: Path, va_model_dir: Path, broken_model_dir: Path):
+    """``crt-combined``, ``va-scarnet`` and the unloadable ``broken``."""
+    from cardiopredict.serve import load_models
+
+    return load_models([model_dir, va_model_dir, f"broken={broken_model_dir}"])
+
+
+@pytest.fixture(scope="session")
+def va_client(served_all, upload_root: Path):
+    from fastapi.testclient import TestClient
+
+    from cardiopredict.serve import create_app
+
+    with TestClient(create_app(served_all, upload_dir=upload_root)) as test_client:
+        yield test_client

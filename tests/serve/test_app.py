@@ -234,7 +234,7 @@ def test_duplicate_model_names_are_refused(model_dir):
     assert list(load_models([f"mine={model_dir}"])) == ["mine"]
 
 
-def test_an_lge_model_is_listed_as_not_scorable_yet(model_dir, tmp_path):
+def test_an_lge_model_without_its_preprocessing_is_unavailable(model_dir, tmp_path):
     import json
     import shutil
 
@@ -247,4 +247,4 @@ def test_an_lge_model_is_listed_as_not_scorable_yet(model_dir, tmp_path):
     (va / "model.json").write_text(json.dumps(config))
     model = load_models([va])["va-scarnet"]
     assert not model.describe()["available"]
-    assert "kind 'lge_zip'" in model.reason and "cannot score yet" in model.reason
+    assert "ModelFileError" in model.reason and "no lge_input" in model.reason

@@ -1,7 +1,8 @@
 """The clinician's page in a real browser: headless Chromium (selenium) against uvicorn on 127.0.0.1.
 
 Uploads a SYNTHETIC ECG pair, reads the probability and the rule verdict from the page and checks them
-against the API's answer; then a corrupt file, whose error must appear in words. Skips only where no
+against the API's answer; then a corrupt file, whose error must appear in words; then a SYNTHETIC LGE
+zip for the VA model, with the LVEF rule beside it. Skips only where no
 Chromium/chromedriver is installed (``.ci/run`` installs Debian's ``chromium`` and ``chromium-driver``).
 Set ``CARDIOPREDICT_SCREENSHOT=<path.png>`` to keep the screenshot (``docs/figures/serve_page.png``).
 """
@@ -23,7 +24,7 @@ CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="module")
-def server_url(served):
+def server_url(served_all):
     """uvicorn serving the test models on a free loopback port, in a thread."""
     import uvicorn
 
@@ -32,7 +33,7 @@ def server_url(served):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(served_all), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -117,3 +118,30 @@ def test_a_corrupt_file_is_explained_in_words(browser, server_url, ecg_pair, tmp
     error = _wait(browser, lambda b: b.find_element(By.ID, "error").text)
     assert "ECGFormatError" in error and "pre file" in error
     assert browser.find_element(By.ID, "result").get_attribute("hidden")
+
+
+def test_the_va_card_shows_probability_lvef_rule_and_slices(browser, server_url, va_client, va_zip, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    expected = va_client.post(
+        "/api/v1/models/va-scarnet/predict", files={"lge": ("study.zip", va_zip)}, data={"lvef": "30"}
+    ).json()
+    archive = tmp_path / "study.zip"
+    archive.write_bytes(va_zip)
+    browser.get(server_url + "/")
+    _wait(browser, lambda b: b.find_elements(By.ID, "file-post"))
+    Select(browser.find_element(By.ID, "model")).select_by_value("va-scarnet")
+    _wait(browser, lambda b: b.find_elements(By.ID, "file-lge"))
+    assert "16 patients, SYNTHETIC" in browser.find_element(By.ID, "card-facts").text
+    browser.find_element(By.ID, "file-lge").send_keys(str(archive))
+    browser.find_element(By.ID, "lvef").send_keys("30")
+    browser.find_element(By.ID, "submit").click()
+    _wait(browser, lambda b: b.find_element(By.ID, "probability").text)
+    probability = browser.find_element(By.ID, "probability").text
+    assert probability == f"{100 * expected['prediction']['probability']:.0f} %"
+    assert browser.find_element(By.ID, "rule-verdict").text == "LVEF <= 35 %: criterion met"
+    assert "Slices used" in browser.find_element(By.ID, "measurements").text
+    _wait(
+        browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#figures img[data-figure='slices']"), timeout=120
+    )

@@ -31,7 +31,7 @@ def test_options_and_token_from_the_environment_reach_the_server(app, monkeypatc
     monkeypatch.setattr(cardiopredict.serve, "run_server", lambda models, **kw: calls.append((models, kw)))
     monkeypatch.setenv("CARDIOPREDICT_TOKEN", "from-the-environment")
     args = ["--model", str(tmp_path), "--model", f"b={tmp_path}", "--host", "0.0.0.0", "--port", "8123"]
-    result = CliRunner().invoke(app, [*args, "--max-upload-mb", "5"])
+    result = CliRunner().invoke(app, [*args, "--max-upload-mb", "5", "--processes", "2"])
     assert result.exit_code == 0, result.output
     models, options = calls[0]
     assert models == [str(tmp_path), f"b={tmp_path}"]
@@ -40,6 +40,7 @@ def test_options_and_token_from_the_environment_reach_the_server(app, monkeypatc
         "port": 8123,
         "token": "from-the-environment",
         "max_upload_bytes": 5 * 2**20,
+        "processes": 2,
     }
 
 

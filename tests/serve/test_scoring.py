@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cardiopredict.serve._scoring import _agreement, _rule
+from cardiopredict.serve._answer import agreement as _agreement
+from cardiopredict.serve._answer import clinical_rule as _rule
 
 
 def test_crt_rule_reads_the_pre_implant_ecg():

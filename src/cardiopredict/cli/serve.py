@@ -29,6 +29,14 @@ def serve(
         ),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload (request body), MB.")] = 20.0,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes that score and draw (default: one per core, at most 4; 0: threads of "
+            "the server process). Each holds torch and the models (~0.5 GB).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve MODEL(s) at http://HOST:PORT/ (page), /api/v1 (API) and /docs (OpenAPI). Research use only."""
     from cardiopredict.serve import check_bind, run_server
@@ -41,4 +49,5 @@ def serve(
         port=port,
         token=token,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        processes=processes,
     )

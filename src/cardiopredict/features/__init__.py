@@ -21,6 +21,7 @@ from cardiopredict.features._ecg import (
     ECGFeatures,
     FeatureCache,
     extract_features,
+    record_features,
 )
 
 _LAZY = {
@@ -45,4 +46,5 @@ __all__ = [
     "lge_preprocessing",
     "preprocess_cohort",
     "progress_iter",
+    "record_features",
 ]

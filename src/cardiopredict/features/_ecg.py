@@ -18,7 +18,9 @@ import numpy as np
 from cardiopredict._io import atomic_write_bytes, sha256_file, to_jsonable
 from cardiopredict.config import ECGWindowConfig
 from cardiopredict.ecg import delineate, measure, qrs_window, quality_issues, rr_window
+from cardiopredict.ecg.delineation import QRSDelineation
 from cardiopredict.ecg.io import read_ecg
+from cardiopredict.ecg.record import ECGRecord
 from cardiopredict.errors import DelineationError, SignalQualityError
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "FeatureCache",
     "describe_quality",
     "extract_features",
+    "record_features",
 ]
 
 # Bump when the feature extraction changes in a way the cache key cannot see.
@@ -81,12 +84,22 @@ def extract_features(path: Path, window: ECGWindowConfig, *, sex: str | None = N
     CardioPredictError
         Any reader, quality or delineation error, with the file named in the message.
     """
-    record = read_ecg(path)
+    return record_features(read_ecg(path), window, sex=sex, source=str(path))[0]
+
+
+def record_features(
+    record: ECGRecord, window: ECGWindowConfig, *, sex: str | None = None, source: str = "ECG"
+) -> tuple[ECGFeatures, QRSDelineation]:
+    """:func:`extract_features` of a record already read, and the delineation it measured on.
+
+    For callers that also need the record and its delineation (the scoring service draws them), so
+    that a file is read and delineated once. ``source`` names the record in error messages.
+    """
     issues = quality_issues(record)
     if issues and window.quality == "exclude":
         raise SignalQualityError(
-            f"{path}: ECG quality: {describe_quality(issues)}. Repair or re-export the ECG, or run the study "
-            "with the quality policy 'keep-flagged' (docs/RELIABILITY.md)."
+            f"{source}: ECG quality: {describe_quality(issues)}. Repair or re-export the ECG, or run the "
+            "study with the quality policy 'keep-flagged' (docs/RELIABILITY.md)."
         )
     try:
         delineation = delineate(record)
@@ -100,12 +113,13 @@ def extract_features(path: Path, window: ECGWindowConfig, *, sex: str | None = N
     rr = rr_window(record, delineation, n_samples=window.rr_samples, normalize=window.normalize)
     measurements = measure(record, delineation, sex=sex).to_dict()
     measurements["quality"] = describe_quality(issues)
-    return ECGFeatures(
+    features = ECGFeatures(
         qrs=np.asarray(qrs, dtype=np.float32),
         rr=np.asarray(rr.window, dtype=np.float32),
         rr_features=np.asarray(rr.rr_features, dtype=np.float32),
         measurements=to_jsonable(measurements),
     )
+    return features, delineation
 
 
 def _config_key(window: ECGWindowConfig, sex: str | None) -> str:

@@ -20,7 +20,7 @@ from cardiopredict.errors import ConfigError, InputError
 from cardiopredict.plots.saliency import integrated_gradients
 from cardiopredict.plots.waveforms import new_figure, save_figure
 
-__all__ = ["extreme_rows", "plot_va_extremes", "scar_saliency"]
+__all__ = ["extreme_rows", "plot_va_extremes", "plot_va_patient", "scar_saliency"]
 
 _ROW_NAMES = ("LGE (normalised)", "myocardium", "scar")
 _MARGIN_PX = 8
@@ -149,6 +149,24 @@ def plot_va_extremes(
             figure = _montage(_patient_arrays(lge[row], inputs[row], saliency.get(ids[row]), ids[row]), title)
             paths.append(save_figure(figure, Path(out_dir) / f"{prefix}_{group}{rank}.png", dpi=dpi))
     return paths
+
+
+def plot_va_patient(
+    lge: np.ndarray,
+    inputs: np.ndarray,
+    out: str | Path,
+    *,
+    saliency: np.ndarray | None = None,
+    title: str,
+    dpi: int = 80,
+) -> Path:
+    """One patient's slice montage (the rows of :func:`plot_va_extremes`); PNG written atomically.
+
+    ``lge`` (n_slices, H, W), ``inputs`` (n_slices, C >= 2, H, W) and ``saliency`` (n_slices, C, H, W)
+    as there; the title is the caller's (say what was scored; no patient identifier is added).
+    """
+    figure = _montage(_patient_arrays(lge, inputs, saliency, "the patient"), title)
+    return save_figure(figure, out, dpi=dpi)
 
 
 def _patient_arrays(

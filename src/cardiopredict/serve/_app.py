@@ -14,12 +14,11 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -29,7 +28,8 @@ from starlette.exceptions import HTTPException
 
 from cardiopredict._io import to_jsonable
 from cardiopredict.errors import CardioPredictError, ConfigError, InputError, ModelFileError
-from cardiopredict.serve._figures import ResultStore
+from cardiopredict.serve._compute import ProcessCompute, ThreadCompute
+from cardiopredict.serve._figures import ResultStore, draw_figure
 from cardiopredict.serve._models import ServedModel, UnavailableModel
 from cardiopredict.serve._scoring import score
 from cardiopredict.serve._uploads import DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit, upload_name
@@ -48,6 +48,8 @@ def create_app(
     max_results: int = 16,
     upload_dir: str | Path | None = None,
     workers: int | None = None,
+    processes: int = 0,
+    torch_threads: int = 1,
 ) -> FastAPI:
     """Build the app serving ``models`` (from :func:`cardiopredict.serve.load_models`).
 
@@ -63,23 +65,45 @@ def create_app(
     upload_dir : path, optional
         Where the per-request temporary folders are made (default: the system's temporary folder).
     workers : int, optional
-        Scorings and figures computed at once (default: the CPU cores this process may use); more
-        requests wait their turn, so memory stays bounded under load.
+        With ``processes=0``: scorings and figures computed at once in threads of this process
+        (default: the CPU cores this process may use); more requests wait their turn.
+    processes : int
+        When > 0, scorings and figures run in that many worker processes, each holding the models
+        (started with the app, before it answers; see :mod:`cardiopredict.serve._compute`): on two
+        or more cores this is what makes them run in parallel, since the ECG pipeline holds the GIL.
+    torch_threads : int
+        Threads per forward pass in each worker process (threads mode: set by the caller).
     """
     if token is not None and len(token) < 8:
         raise ConfigError("the access token is shorter than 8 characters; use a long random one.")
     if max_upload_bytes <= 0:
         raise ConfigError(f"max_upload_bytes={max_upload_bytes}: give a positive size (default 20 MB).")
+    if processes < 0:
+        raise ConfigError(f"processes={processes}: give 0 (threads of this process) or more workers.")
+    models = dict(models)
+    if processes:
+        compute: Any = ProcessCompute(models, processes=processes, torch_threads=torch_threads)
+    else:
+        compute = ThreadCompute(models, workers=workers or len(os.sched_getaffinity(0)))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await compute.start()
+        try:
+            yield
+        finally:
+            await compute.stop()
+
     app = FastAPI(
         title="cardiopredict",
         version="1",
-        summary="Fold-ensemble predictions from ECGs, beside the clinical rule. Research use only.",
+        summary="Fold-ensemble predictions from ECGs and LGE, beside the clinical rule. Research use only.",
+        lifespan=lifespan,
     )
-    app.state.models = dict(models)
+    app.state.models = models
+    app.state.compute = compute
     app.state.results = ResultStore(max_results=max_results)
     app.state.upload_dir = None if upload_dir is None else Path(upload_dir)
-    app.state.workers = workers or len(os.sched_getaffinity(0))
-    app.state.limiter = None
     app.include_router(_api_router(app, token))
     _add_page(app)
     _add_error_handlers(app)
@@ -104,7 +128,7 @@ def _api_router(app: FastAPI, token: str | None) -> APIRouter:
 
     @router.post("/models/{name}/predict", openapi_extra=_multipart_schema(app.state.models))
     async def predict(name: str, request: Request) -> JSONResponse:
-        """Score one patient: multipart, one file per model input (e.g. ``pre``, ``post``)."""
+        """Score one patient: multipart, one file per model input (``pre``, ``post``; ``lge`` zip)."""
         started = time.perf_counter()
         model = _served(app, name)
         form = await _form(request)
@@ -114,10 +138,10 @@ def _api_router(app: FastAPI, token: str | None) -> APIRouter:
             ) as folder:
                 files = await _store_uploads(form, Path(folder))
                 sex, lvef = _optional_fields(form)
-                scored = await _in_worker(app, partial(score, model, files, sex=sex, lvef_percent=lvef))
+                scored = await app.state.compute.run(score, name, files, sex=sex, lvef_percent=lvef)
         finally:
             await form.close()
-        result_id, figures = app.state.results.add(model, scored)
+        result_id, figures = app.state.results.add(name, scored)
         answer = {
             "result_id": result_id,
             **scored.answer,
@@ -130,19 +154,16 @@ def _api_router(app: FastAPI, token: str | None) -> APIRouter:
     @router.get("/results/{result_id}/figures/{figure}.png", response_class=Response)
     async def figure(result_id: str, figure: str) -> Response:
         """A figure of a recent prediction (drawn on first request), as PNG."""
-        png = await _in_worker(app, partial(app.state.results.figure, result_id, figure))
+
+        async def draw(model_name: str, job: tuple[str, tuple]) -> bytes:
+            return await app.state.compute.run(draw_figure, model_name, *job)
+
+        png = await app.state.results.png(result_id, figure, draw)
         if png is None:
             raise HTTPException(404, "no such figure: the result expired or never existed; predict again.")
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     return router
-
-
-async def _in_worker(app: FastAPI, work: Callable[[], Any]) -> Any:
-    """Run CPU-bound ``work`` in a thread, at most one per core at a time (queued requests wait)."""
-    if app.state.limiter is None:  # made in the event loop that uses it
-        app.state.limiter = anyio.CapacityLimiter(app.state.workers)
-    return await anyio.to_thread.run_sync(work, limiter=app.state.limiter)
 
 
 def _token_check(token: str | None) -> Any:
@@ -173,7 +194,9 @@ async def _form(request: Request) -> Any:
     from starlette.formparsers import MultiPartException
 
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InputError("send the files as multipart/form-data, one field per model input (e.g. pre, post).")
+        raise InputError(
+            "send the files as multipart/form-data, one field per model input (e.g. pre, post; lge)."
+        )
     try:
         return await request.form(max_files=16, max_fields=32)
     except MultiPartException as error:
@@ -195,7 +218,7 @@ async def _store_uploads(form: Any, folder: Path) -> dict[str, Path]:
             while chunk := await value.read(1 << 20):
                 sink.write(chunk)
         if path.stat().st_size == 0:
-            raise InputError(f"the {key} file is empty; choose the ECG file again.")
+            raise InputError(f"the {key} file is empty; choose the file again.")
         files[key] = path
     return files
 
@@ -256,7 +279,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, error: HTTPException) -> JSONResponse:
-        names = {401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed"}
+        names = {401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed", 503: "ServiceUnavailable"}
         response = answer(error.status_code, names.get(error.status_code, "HTTPError"), str(error.detail))
         if error.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"

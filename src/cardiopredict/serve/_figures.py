@@ -1,78 +1,103 @@
 """Figures of a prediction, drawn when first asked for, and the short-lived store that holds them.
 
 A prediction's answer links its figures (``/api/v1/results/<id>/figures/<name>.png``); each is drawn on
-its first request and then kept with the result. The store is bounded (oldest result dropped first,
-and after ``ttl_s``), so a busy server's memory does not grow with the number of predictions.
+its first request (concurrent requests for one figure share one drawing) and then kept with the
+result. An API client that only reads the JSON never pays for them. The store is bounded (oldest result
+dropped first, and after ``ttl_s``), so a busy server's memory does not grow with the number of
+predictions. The store lives in the event loop; the drawing runs where the scoring runs (a worker
+thread or process, :mod:`cardiopredict.serve._compute`), from the arrays the scoring returned.
 
 Figures: ``ecg_<field>`` — the 12-lead grid with the QRS complexes the pipeline used
-(:func:`cardiopredict.plots.plot_ecg_grid`); ``saliency`` — integrated gradients
-(:func:`cardiopredict.plots.integrated_gradients`, baseline 0 mV) of the ensemble's probability over
-this patient's QRS window(s). Scalar inputs (RR features) are held at their value, so only the ECG
-windows are attributed.
+(:func:`cardiopredict.plots.ecg_grid.ecg_grid_png`); ``saliency`` — integrated gradients
+(:func:`cardiopredict.plots.integrated_gradients`, baseline 0 mV) of the ensemble's probability over this
+patient's QRS window(s), all fold models and quadrature nodes in one forward and one backward pass;
+scalar inputs (RR features) are held at their value, so only the ECG windows are attributed. An LGE
+model's ``slices``: the selected slices base → apex, rows LGE, myocardium, scar and the integrated
+gradients of P(event) (baseline: no myocardium, no scar).
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
 import secrets
 import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cardiopredict.serve._answer import Scored
 from cardiopredict.serve._models import ServedModel
-from cardiopredict.serve._scoring import Scored
 
-_PYPLOT = threading.Lock()  # plot_ecg_grid draws with pyplot, whose global state is not thread-safe
-_GRADIENTS = threading.Lock()  # one backward pass at a time bounds the server's peak memory
+FIGURE_DPI = 80
+IG_STEPS = 8
+"""Gauss–Legendre nodes of the integrated gradients. Half the cost of 16; against 64 nodes the
+attributions correlate >= 0.99 (``benchmarks/serve_load.py``, ``ig_nodes_check``), plenty for a
+colour scale that saturates at the 99th percentile."""
+_GRADIENTS = threading.Lock()  # one backward pass at a time (per process) bounds the peak memory
+_MATPLOTLIB = threading.Lock()  # the slice montage is drawn with matplotlib, not thread-safe
+
+Draw = Callable[[str, tuple[str, tuple]], Awaitable[bytes]]
+"""``draw(model_name, (kind, payload))``: the PNG of one figure job, computed off the event loop."""
 
 
 @dataclass
 class _Entry:
-    model: ServedModel
+    model_name: str
     scored: Scored
     created: float
+    names: list[str]
     pngs: dict[str, bytes] = field(default_factory=dict)
-    locks: dict[str, threading.Lock] = field(default_factory=dict)  # one per figure: drawn once
+    pending: dict[str, asyncio.Future] = field(default_factory=dict)
 
 
 class ResultStore:
-    """The last ``max_results`` predictions (at most ``ttl_s`` old), for drawing their figures."""
+    """The last ``max_results`` predictions (at most ``ttl_s`` old), for drawing their figures.
+
+    Used from the event loop only (no locks): the drawing itself is handed to ``draw``.
+    """
 
     def __init__(self, *, max_results: int, ttl_s: float = 900.0) -> None:
         self.max_results = int(max_results)
         self.ttl_s = float(ttl_s)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def add(self, model: ServedModel, scored: Scored) -> tuple[str, list[str]]:
+    def add(self, model_name: str, scored: Scored) -> tuple[str, list[str]]:
         """Keep ``scored``; return its id (random, unguessable) and the names of its figures."""
+        self._expire()
         result_id = secrets.token_urlsafe(16)
-        with self._lock:
-            self._expire()
-            names = figure_names(scored)
-            locks = {name: threading.Lock() for name in names}
-            self._entries[result_id] = _Entry(model, scored, time.monotonic(), locks=locks)
-            while len(self._entries) > self.max_results:
-                self._entries.popitem(last=False)
+        names = figure_names(scored)
+        self._entries[result_id] = _Entry(model_name, scored, time.monotonic(), names)
+        while len(self._entries) > self.max_results:
+            self._entries.popitem(last=False)
         return result_id, names
 
-    def figure(self, result_id: str, name: str) -> bytes | None:
+    async def png(self, result_id: str, name: str, draw: Draw) -> bytes | None:
         """PNG bytes of figure ``name`` of a kept result, drawn now if needed; None when unknown."""
-        with self._lock:
-            self._expire()
-            entry = self._entries.get(result_id)
-        if entry is None or name not in entry.locks:
+        self._expire()
+        entry = self._entries.get(result_id)
+        if entry is None or name not in entry.names:
             return None
-        with entry.locks[name]:
-            if name not in entry.pngs:
-                entry.pngs[name] = _draw(entry, name)
+        if name in entry.pngs:
             return entry.pngs[name]
+        task = entry.pending.get(name)
+        if task is None:
+            task = asyncio.ensure_future(draw(entry.model_name, figure_job(entry.scored, name)))
+            entry.pending[name] = task
+        try:
+            png = await asyncio.shield(task)  # a client that leaves does not cancel the others' drawing
+        except BaseException:
+            if task.done():
+                entry.pending.pop(name, None)  # a failed drawing is tried again on the next request
+            raise
+        entry.pngs[name] = png
+        entry.pending.pop(name, None)
+        return png
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -84,20 +109,35 @@ class ResultStore:
 
 
 def figure_names(scored: Scored) -> list[str]:
-    """``ecg_<field>`` per uploaded ECG, then ``saliency``."""
+    """``ecg_<field>`` per uploaded ECG, then ``saliency``; ``slices`` for an LGE model."""
+    if scored.lge is not None:
+        return ["slices"]
     return [f"ecg_{name}" for name in scored.ecgs] + ["saliency"]
 
 
-def _draw(entry: _Entry, name: str) -> bytes:
+def figure_job(scored: Scored, name: str) -> tuple[str, tuple]:
+    """What :func:`draw_figure` needs for figure ``name``: its kind and only the arrays it draws."""
+    if name == "slices":
+        return "lge_slices", (scored.lge, scored.inputs)
     if name == "saliency":
-        return saliency_png(entry.model, entry.scored.inputs)
-    upload = entry.scored.ecgs[name.removeprefix("ecg_")]
-    return ecg_grid_png(upload.record, upload.delineation, title=f"{name.removeprefix('ecg_')} ECG")
+        return "ecg_saliency", (scored.inputs,)
+    field_name = name.removeprefix("ecg_")
+    upload = scored.ecgs[field_name]
+    return "ecg_grid", (upload.record, upload.delineation, f"{field_name} ECG")
 
 
-def ecg_grid_png(record: Any, delineation: Any, *, title: str) -> bytes:
+def draw_figure(model: ServedModel, kind: str, payload: tuple) -> bytes:
+    """The PNG of one figure job (runs in a worker thread or process)."""
+    if kind == "ecg_grid":
+        return ecg_grid_png(*payload)
+    if kind == "ecg_saliency":
+        return saliency_png(model, *payload)
+    return lge_slices_png(model, *payload)
+
+
+def ecg_grid_png(record: Any, delineation: Any, title: str) -> bytes:
     """The 12-lead grid with QRS marks as PNG bytes; the title never carries a header identifier."""
-    from cardiopredict.plots import plot_ecg_grid
+    from cardiopredict.plots.ecg_grid import ecg_grid_png as grid
 
     qrs = delineation.qrs_durations_ms[delineation.valid]
     median = f"QRS {np.median(qrs):.0f} ms" if len(qrs) else "no valid QRS"
@@ -105,20 +145,17 @@ def ecg_grid_png(record: Any, delineation: Any, *, title: str) -> bytes:
         f"{title} — {record.fs:g} Hz, {record.duration_s:.1f} s, {delineation.n_beats} beats "
         f"({int(delineation.valid.sum())} valid, shaded green), {median}"
     )
-    with tempfile.TemporaryDirectory(prefix="cardiopredict-figure-") as folder, _PYPLOT:
-        path = plot_ecg_grid(record, delineation, Path(folder) / "grid.png", title=title, dpi=80)
-        return path.read_bytes()
+    return grid(record, delineation, title=title, dpi=FIGURE_DPI)
 
 
 def attributions_of(
-    model: ServedModel, inputs: dict[str, np.ndarray], *, n_steps: int = 16
-) -> dict[str, Any]:
-    """Integrated gradients of the ensemble's probability for one patient, fold by fold.
+    model: ServedModel, inputs: dict[str, np.ndarray], *, n_steps: int = IG_STEPS
+) -> dict[str, np.ndarray]:
+    """Integrated gradients of the ensemble's probability for one patient.
 
-    The ensemble's probability is the mean of the folds', and integrated gradients are linear in the
-    explained function, so the mean of the folds' attributions is the ensemble's attribution; computing
-    one fold at a time bounds the memory of the backward pass by one network. ECG windows are attributed
-    against 0 mV; scalar inputs are held at their value (zero attribution). One computation at a time.
+    The nodes of the quadrature go through the ensemble as one batch: one forward and one backward
+    pass over every fold model. ECG windows are attributed against 0 mV; scalar inputs are held at
+    their value (zero attribution).
 
     Returns
     -------
@@ -128,24 +165,19 @@ def attributions_of(
     import torch
 
     from cardiopredict.plots import integrated_gradients
-    from cardiopredict.training.artifacts import Ensemble
 
     ensemble = model.ensemble
     target = 1 if ensemble.n_classes == 2 else int(np.argmax(ensemble.predict(inputs)[0]))
     tensors = {key: torch.as_tensor(value) for key, value in inputs.items()}
     baselines = {key: torch.zeros_like(t) if t.dim() == 3 else t for key, t in tensors.items()}
-    total = {key: np.zeros_like(value) for key, value in inputs.items()}
+
+    def explained(batch: dict[str, Any]) -> Any:
+        proba = ensemble.probabilities(batch)
+        return proba if ensemble.n_classes == 2 else proba[:, target]
+
     with _GRADIENTS:
-        for net in ensemble.models:
-            fold = Ensemble([net], ensemble.config)
-
-            def explained(batch: dict[str, Any], fold: Ensemble = fold) -> Any:
-                proba = fold.probabilities(batch)
-                return proba if fold.n_classes == 2 else proba[:, target]
-
-            for key, value in integrated_gradients(explained, tensors, baselines, n_steps=n_steps).items():
-                total[key] += value.numpy() / len(ensemble.models)
-    return total
+        result = integrated_gradients(explained, tensors, baselines, n_steps=n_steps)
+    return {key: value.numpy() for key, value in result.items()}
 
 
 def saliency_png(model: ServedModel, inputs: dict[str, np.ndarray]) -> bytes:
@@ -157,43 +189,38 @@ def saliency_png(model: ServedModel, inputs: dict[str, np.ndarray]) -> bytes:
     inputs : dict of str to ndarray
         The model input of one patient, each ``(1, ...)``; ECG windows ``(1, 12, T)`` mV.
     """
-    from matplotlib.collections import LineCollection
-    from matplotlib.colors import TwoSlopeNorm
-
-    from cardiopredict.plots.waveforms import lead_names, new_figure
+    from cardiopredict.plots.saliency import window_saliency_png
 
     attributions = attributions_of(model, inputs)
     keys = [key for key, value in inputs.items() if value.ndim == 3]
-    magnitudes = np.concatenate([np.abs(attributions[key]).ravel() for key in keys])
-    scale = float(np.quantile(magnitudes, 0.99)) or float(magnitudes.max()) or 1.0
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-scale, vmax=scale)
-    n_leads = inputs[keys[0]].shape[1]
-    figure = new_figure(figsize=(2.6 * len(keys) + 1.2, 0.55 * n_leads + 1.3), layout=None)
-    figure.subplots_adjust(left=0.12, right=0.76, bottom=0.07, top=0.9, hspace=0.1)
-    axes = figure.subplots(n_leads, len(keys), squeeze=False, sharex="col")
-    for col, key in enumerate(keys):
-        wave, attribution = inputs[key][0], attributions[key][0]
-        samples = np.arange(wave.shape[-1])
-        for lead, lead_name in enumerate(lead_names(n_leads)):
-            ax = axes[lead, col]
-            points = np.column_stack([samples, wave[lead]]).reshape(-1, 1, 2)
-            lines = LineCollection(
-                np.concatenate([points[:-1], points[1:]], axis=1), cmap="coolwarm", norm=norm
-            )
-            lines.set_array(0.5 * (attribution[lead][:-1] + attribution[lead][1:]))
-            lines.set_linewidth(2.0)
-            ax.add_collection(lines)
-            ax.autoscale_view()
-            ax.tick_params(labelsize=6, labelleft=False)
-            if col == 0:
-                ax.set_ylabel(lead_name, rotation=0, ha="right", va="center", fontsize=8)
-        axes[0, col].set_title(f"{key} QRS window", fontsize=8)
-        axes[-1, col].set_xlabel("sample", fontsize=7)
-    bar = figure.colorbar(lines, cax=figure.add_axes((0.8, 0.3, 0.02, 0.4)), extend="both")
-    bar.set_label("attribution (red: towards the outcome)", fontsize=7)
-    bar.formatter.set_powerlimits((-2, 2))
     n_folds = len(model.ensemble.models)
-    figure.suptitle(f"Integrated gradients, mean of {n_folds} fold models, baseline 0 mV", fontsize=9)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+    title = (
+        f"Integrated gradients ({IG_STEPS} nodes), mean of {n_folds} fold models, baseline 0 mV; "
+        "red: towards the outcome"
+    )
+    return window_saliency_png(
+        {key: inputs[key][0] for key in keys},
+        {key: attributions[key][0] for key in keys},
+        title=title,
+        dpi=FIGURE_DPI,
+    )
+
+
+def lge_slices_png(model: ServedModel, upload: Any, inputs: dict[str, np.ndarray]) -> bytes:
+    """The slices used (LGE, myocardium, scar) with the integrated gradients of P(event), as PNG."""
+    from cardiopredict.plots import integrated_gradients
+    from cardiopredict.plots.va import plot_va_patient
+
+    slices_key, mask_key = model.ensemble.input_keys
+    baselines = {slices_key: np.zeros_like(inputs[slices_key]), mask_key: inputs[mask_key]}
+    with _GRADIENTS:
+        result = integrated_gradients(model.ensemble.probabilities, inputs, baselines, n_steps=IG_STEPS)
+    n = len(upload.image)
+    saliency = result[slices_key][0, :n].numpy()
+    orientation = "RV insertion point at 6 o'clock" if upload.oriented else "acquired orientation"
+    title = f"Slices used, base → apex ({orientation}); IG of P(event), baseline: no myocardium, no scar"
+    with tempfile.TemporaryDirectory(prefix="cardiopredict-figure-") as folder, _MATPLOTLIB:
+        path = plot_va_patient(
+            upload.image, upload.slices, Path(folder) / "slices.png", saliency=saliency, title=title
+        )
+        return path.read_bytes()

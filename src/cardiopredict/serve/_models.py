@@ -27,8 +27,8 @@ INPUT_KINDS = {
     "ecg": "12-lead ECG file (CSV/XLSX export, DICOM waveform, GE MUSE, Philips, HL7 aECG, SCP-ECG)",
     "lge_zip": "zip of the LGE short-axis series (DICOM or NIfTI) with its epi/endo contours",
 }
-SCORED_KINDS = ("ecg",)
-"""Input kinds this version can turn into model input (LGE scoring joins with the VA study)."""
+SCORED_KINDS = ("ecg", "lge_zip")
+"""Input kinds this version can turn into model input."""
 
 POSITIVE_LABELS = {"crt": "CRT response", "va": "ventricular arrhythmia"}
 
@@ -50,10 +50,22 @@ class ServedModel:
     name: str
     directory: Path
     ensemble: Any
-    window: ECGWindowConfig
+    window: ECGWindowConfig | None
     spec: dict[str, dict[str, str]]
     fields: list[InputField]
     card: dict[str, Any] = field(default_factory=dict)
+    build: Any = None
+    """An LGE model's input builder (:func:`cardiopredict.studies.predict.input_builder`)."""
+
+    @property
+    def kind(self) -> str:
+        """``"ecg"`` or ``"lge_zip"``: what every upload field of this model is."""
+        return self.fields[0].kind
+
+    @property
+    def lge_config(self) -> dict[str, Any]:
+        """An LGE model's ``lge_input`` block of ``model.json`` (empty for ECG models)."""
+        return dict(self.ensemble.config.get("lge_input") or {})
 
     @property
     def study(self) -> str:
@@ -76,13 +88,27 @@ class ServedModel:
                 {"field": f.name, "kind": f.kind, "description": f.description, "required": True}
                 for f in self.fields
             ],
-            "preprocessing": {
-                "window": self.window.to_dict(),
-                "feature_version": config.get("feature_version"),
-                "features": {key: item["feature"] for key, item in self.spec.items()},
-            },
+            "preprocessing": self._preprocessing(),
             "n_folds": len(self.ensemble.models),
             "card": self.card,
+        }
+
+    def _preprocessing(self) -> dict[str, Any]:
+        config = self.ensemble.config
+        features = {key: item["feature"] for key, item in self.spec.items()}
+        if self.window is None:
+            lge = dict(config.get("lge_preprocessing") or {})
+            if isinstance(lge.get("scar_method"), dict):  # a learned scar model's source is a server path
+                lge["scar_method"] = {k: v for k, v in lge["scar_method"].items() if k != "source"}
+            return {
+                "lge": lge,
+                "feature_version": config.get("lge_feature_version"),
+                "features": features,
+            }
+        return {
+            "window": self.window.to_dict(),
+            "feature_version": config.get("feature_version"),
+            "features": features,
         }
 
 
@@ -158,9 +184,10 @@ def load_model(directory: str | Path, *, name: str) -> ServedModel:
     Raises
     ------
     ModelFileError
-        Missing or corrupt files, no ``inputs_spec``/``window``, another feature version, or an input
-        kind this version cannot score yet.
+        Missing or corrupt files, no ``inputs_spec``/``window``/``lge_input``, other preprocessing
+        than this version's (feature version, scar method), or an input kind it cannot score.
     """
+    from cardiopredict.studies.predict import input_builder
     from cardiopredict.training.artifacts import Ensemble
 
     directory = Path(directory)
@@ -168,25 +195,35 @@ def load_model(directory: str | Path, *, name: str) -> ServedModel:
     config = ensemble.config
     spec = config.get("inputs_spec")
     fields = _input_fields(spec, directory) if spec else []
-    if not fields or "window" not in config:
+    kinds = {f.kind for f in fields}
+    if not fields or (kinds == {"ecg"} and "window" not in config):
         raise ModelFileError(
             f"{directory}/model.json does not say how its inputs were built (no inputs_spec/window); "
             "it was not trained by a cardiopredict study. Retrain it with a study command."
         )
-    if config.get("feature_version") != FEATURE_VERSION:
+    if len(kinds) > 1:
+        raise ModelFileError(f"{directory}: inputs of kinds {sorted(kinds)} in one model cannot be served.")
+    if kinds == {"lge_zip"} and "lge_input" not in config:
+        raise ModelFileError(
+            f"{directory}/model.json reads LGE slices but does not say how they were preprocessed (no "
+            "lge_input); retrain it with `cardiopredict va run`."
+        )
+    if kinds == {"ecg"} and config.get("feature_version") != FEATURE_VERSION:
         raise ModelFileError(
             f"{directory} was trained on ECG features of version {config.get('feature_version')}; this "
             f"cardiopredict builds version {FEATURE_VERSION}. Retrain it or serve it with the version "
             "that trained it."
         )
+    lge = kinds == {"lge_zip"}
     return ServedModel(
         name=name,
         directory=directory,
         ensemble=ensemble,
-        window=ECGWindowConfig(**config["window"]),
+        window=None if lge else ECGWindowConfig(**config["window"]),
         spec={key: dict(item) for key, item in spec.items()},
         fields=fields,
         card=model_card(directory, config),
+        build=input_builder(ensemble, directory) if lge else None,  # checks its preprocessing
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from cardiopredict.errors import ConfigError
 from cardiopredict.serve._uploads import DEFAULT_MAX_UPLOAD_BYTES
 
 log = logging.getLogger("cardiopredict.serve")
+MAX_DEFAULT_PROCESSES = 4
+"""Worker processes started by default on a machine with more cores (each takes about 0.5 GB)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -46,6 +49,7 @@ def run_server(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     torch_threads: int = 1,
+    processes: int | None = None,
 ) -> None:
     """Load the models and serve them until interrupted.
 
@@ -61,6 +65,10 @@ def run_server(
         Largest request body accepted.
     torch_threads : int
         Threads per forward pass; 1 lets concurrent requests share the cores instead of contending.
+    processes : int, optional
+        Worker processes that score and draw (default: one per CPU core this process may use, at
+        most 4; 0: threads of the server process). Each holds torch and the models (about 0.5 GB
+        resident), so memory grows with it.
 
     Raises
     ------
@@ -82,5 +90,13 @@ def run_server(
         reasons = "; ".join(f"{name}: {model.reason}" for name, model in models.items())
         raise ConfigError(f"no model could be loaded ({reasons}).")
     torch.set_num_threads(max(1, int(torch_threads)))
-    app = create_app(models, token=token, max_upload_bytes=max_upload_bytes)
+    if processes is None:
+        processes = min(len(os.sched_getaffinity(0)), MAX_DEFAULT_PROCESSES)
+    app = create_app(
+        models,
+        token=token,
+        max_upload_bytes=max_upload_bytes,
+        processes=processes,
+        torch_threads=torch_threads,
+    )
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

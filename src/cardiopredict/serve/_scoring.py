@@ -1,24 +1,26 @@
 """One prediction: uploaded files -> model input -> fold probabilities, measurements, rule, warnings.
 
-Each ECG goes through the same pipeline as in training (:func:`cardiopredict.features.extract_features`
-with the window stored in ``model.json``). The answer holds only what the pipeline measured and the
-cohort-free facts of the model; nothing read from a file header (names, IDs, dates) is ever used.
+Each ECG goes through the same pipeline as in training (:func:`cardiopredict.features.record_features`,
+what :func:`~cardiopredict.features.extract_features` runs, with the window stored in ``model.json``),
+and is read and delineated once: the record and its delineation are kept for the 12-lead grid. An LGE
+model's zip goes through :mod:`cardiopredict.serve._lge`. The answer holds only what the pipeline
+measured and the cohort-free facts of the model; nothing read from a file header (names, IDs, dates) is
+ever used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cardiopredict.errors import CardioPredictError, CorruptFileError, InputError
-from cardiopredict.serve._models import POSITIVE_LABELS, ServedModel
-
-THRESHOLD = 0.5
-"""Probability at which the model's verdict flips (the threshold of the run's reported accuracy)."""
+from cardiopredict.serve._answer import Scored, answer_of, fold_prediction
+from cardiopredict.serve._lge import score_lge
+from cardiopredict.serve._models import ServedModel
 
 MEASUREMENTS = (
     "qrs_duration_ms",
@@ -53,15 +55,6 @@ class ECGUpload:
     features: Any
 
 
-@dataclass
-class Scored:
-    """The JSON answer of one prediction (without its id and links) and the figures' inputs."""
-
-    answer: dict[str, Any]
-    ecgs: dict[str, ECGUpload] = field(default_factory=dict)
-    inputs: dict[str, np.ndarray] = field(default_factory=dict)
-
-
 def score(
     model: ServedModel,
     files: Mapping[str, Path],
@@ -88,6 +81,8 @@ def score(
         file, with the file named by its field (``<pre file>``) instead of its path.
     """
     _check_request(model, files, sex=sex, lvef_percent=lvef_percent)
+    if model.kind == "lge_zip":
+        return score_lge(model, files, lvef_percent=lvef_percent)
     ecgs = {f.name: _read(f.name, files[f.name], model, sex=sex) for f in model.fields}
     by_column = {f.column: ecgs[f.name] for f in model.fields}
     inputs = {
@@ -98,19 +93,14 @@ def score(
         name: {key: upload.features.measurements.get(key) for key in MEASUREMENTS}
         for name, upload in ecgs.items()
     }
-    prediction = _prediction(model, inputs)
-    rule = _rule(model.study, measurements, lvef_percent)
-    answer = {
-        "model": model.name,
-        "study": model.study,
-        "prediction": prediction,
-        "rule": rule,
-        "agreement": _agreement(prediction, rule),
-        "measurements": {**measurements, "lvef_percent": lvef_percent},
-        "quality": {name: _quality(upload) for name, upload in ecgs.items()},
-        "warnings": _warnings(model, ecgs),
-        "research_use_only": True,
-    }
+    answer = answer_of(
+        model,
+        fold_prediction(model, inputs),
+        measurements,
+        lvef_percent=lvef_percent,
+        quality={name: _quality(upload) for name, upload in ecgs.items()},
+        warnings=_warnings(ecgs),
+    )
     return Scored(answer=answer, ecgs=ecgs, inputs=inputs)
 
 
@@ -134,14 +124,13 @@ def _check_request(
 
 def _read(name: str, path: Path, model: ServedModel, *, sex: str | None) -> ECGUpload:
     """Read, delineate and featurise one upload; errors name the field, never the stored path."""
-    from cardiopredict.ecg import delineate
     from cardiopredict.ecg.io import read_ecg
-    from cardiopredict.features import exclusion_reason, extract_features
+    from cardiopredict.features import exclusion_reason, record_features
 
     try:
-        features = extract_features(path, model.window, sex=sex)
         record = read_ecg(path)
-        return ECGUpload(record=record, delineation=delineate(record), features=features)
+        features, delineation = record_features(record, model.window, sex=sex, source=str(path))
+        return ECGUpload(record=record, delineation=delineation, features=features)
     except CardioPredictError as error:
         error.args = (_without_path(error, name, path),)
         raise error from None
@@ -160,76 +149,6 @@ def _without_path(error: CardioPredictError, name: str, path: Path) -> str:
     return text
 
 
-def _prediction(model: ServedModel, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Mean fold probability, every fold's probability and their spread."""
-    from cardiopredict.training.artifacts import Ensemble
-
-    config = model.ensemble.config
-    folds = np.stack([Ensemble([net], config).predict(inputs)[0] for net in model.ensemble.models])
-    mean = folds.mean(axis=0)
-    spread = {"min": folds.min(axis=0), "max": folds.max(axis=0), "sd": folds.std(axis=0)}
-    if mean.ndim == 0:
-        probability = float(mean)
-        return {
-            "outcome": POSITIVE_LABELS.get(model.study, f"{config.get('label', 'class')} = 1"),
-            "probability": probability,
-            "fold_probabilities": folds.tolist(),
-            "spread": {key: float(value) for key, value in spread.items()},
-            "threshold": THRESHOLD,
-            "positive": probability >= THRESHOLD,
-        }
-    classes = [str(c) for c in model.classes]
-    return {
-        "outcome": "class",
-        "probabilities": dict(zip(classes, mean.tolist(), strict=True)),
-        "fold_probabilities": folds.tolist(),
-        "spread": {key: dict(zip(classes, value.tolist(), strict=True)) for key, value in spread.items()},
-        "predicted_class": classes[int(np.argmax(mean))],
-    }
-
-
-def _rule(
-    study: str, measurements: Mapping[str, Mapping[str, Any]], lvef: float | None
-) -> dict[str, Any] | None:
-    """The clinical rule of the study beside the model, or None when the study has none."""
-    if study == "crt":
-        return _crt_rule(measurements.get("pre"))
-    if study == "va":
-        from cardiopredict.evaluation.baselines import lvef_rule_scores
-
-        name = "LVEF <= 35 %"
-        if lvef is None:
-            return {"name": name, "applicable": False, "positive": None, "reason": "no LVEF given"}
-        verdict = lvef_rule_scores([lvef])[0]
-        return {"name": name, "applicable": True, "positive": bool(verdict), "inputs": {"lvef_percent": lvef}}
-    return None
-
-
-def _crt_rule(pre: Mapping[str, Any] | None) -> dict[str, Any]:
-    from cardiopredict.evaluation.baselines import guideline_rule_scores
-
-    name = "QRS >= 150 ms + LBBB (AHA/ACC/HRS), measured on the pre-implant ECG"
-    if pre is None:
-        return {"name": name, "applicable": False, "positive": None, "reason": "no pre-implant ECG"}
-    qrs, lbbb = pre.get("qrs_duration_ms"), pre.get("lbbb_aha")
-    try:
-        verdict = guideline_rule_scores([np.nan if qrs is None else qrs], [np.nan if lbbb is None else lbbb])
-    except InputError as error:
-        return {"name": name, "applicable": False, "positive": None, "reason": str(error).splitlines()[0]}
-    return {
-        "name": name,
-        "applicable": True,
-        "positive": bool(verdict[0] == 1.0),
-        "inputs": {"qrs_duration_ms": qrs, "lbbb_aha": lbbb},
-    }
-
-
-def _agreement(prediction: Mapping[str, Any], rule: Mapping[str, Any] | None) -> bool | None:
-    if not rule or not rule.get("applicable") or "positive" not in prediction:
-        return None
-    return bool(prediction["positive"]) == bool(rule["positive"])
-
-
 def _quality(upload: ECGUpload) -> dict[str, Any]:
     record, delineation = upload.record, upload.delineation
     invalid = [", ".join(flags) for flags in delineation.beat_flags if flags]
@@ -244,11 +163,9 @@ def _quality(upload: ECGUpload) -> dict[str, Any]:
     }
 
 
-def _warnings(model: ServedModel, ecgs: Mapping[str, ECGUpload]) -> list[str]:
-    """Every quality flag and caveat, in words a clinician reads."""
+def _warnings(ecgs: Mapping[str, ECGUpload]) -> list[str]:
+    """Every quality flag and caveat of the ECGs, in words a clinician reads."""
     words = []
-    if model.card.get("training_cohort", {}).get("synthetic"):
-        words.append("This model was trained on a SYNTHETIC cohort: its output says nothing about patients.")
     for name, upload in ecgs.items():
         quality = _quality(upload)
         for lead, flags in quality["lead_flags"].items():

@@ -30,7 +30,7 @@ from cardiopredict.features import (
 )
 from cardiopredict.training.artifacts import Ensemble
 
-__all__ = ["predict_manifest"]
+__all__ = ["input_builder", "model_inputs", "predict_manifest"]
 
 Builder = Callable[[pd.DataFrame, bool], CohortInputs]
 
@@ -63,7 +63,18 @@ def _lge_builder(config: dict[str, Any], model_dir: Path, cache_dir: Path | None
     return lambda table, progress: build_lge_inputs(table, config=lge, cache_dir=cache_dir, progress=progress)
 
 
-def _builder(ensemble: Ensemble, model_dir: Path, cache_dir: Path | None) -> Builder:
+def input_builder(ensemble: Ensemble, model_dir: Path, cache_dir: Path | None = None) -> Builder:
+    """The function that rebuilds ``ensemble``'s inputs from manifest rows exactly as in training.
+
+    It is called as ``build(table, progress)`` on a validated manifest table (absolute paths) and
+    returns :class:`CohortInputs` with every unusable patient excluded with the reason.
+
+    Raises
+    ------
+    ModelFileError
+        ``model.json`` does not say how its inputs were built, or this version preprocesses them
+        differently (another feature version, scar method or LGE configuration).
+    """
     config = ensemble.config
     if not config.get("inputs_spec"):
         raise ModelFileError(
@@ -75,6 +86,11 @@ def _builder(ensemble: Ensemble, model_dir: Path, cache_dir: Path | None) -> Bui
     if "window" in config:
         return _ecg_builder(config, model_dir, cache_dir)
     raise ModelFileError(f"{model_dir}/model.json names neither an ECG window nor an LGE preprocessing.")
+
+
+def model_inputs(spec: dict[str, dict[str, str]], cohort: CohortInputs) -> dict[str, np.ndarray]:
+    """The arrays the networks read, by input key, from a cohort built by :func:`input_builder`."""
+    return {key: cohort.arrays[f"{item['column']}.{item['feature']}"] for key, item in spec.items()}
 
 
 def predict_manifest(
@@ -107,7 +123,7 @@ def predict_manifest(
     model_dir = Path(model_dir)
     ensemble = Ensemble.load(model_dir)
     spec = ensemble.config["inputs_spec"] if ensemble.config.get("inputs_spec") else {}
-    build = _builder(ensemble, model_dir, Path(cache_dir) if cache_dir else None)
+    build = input_builder(ensemble, model_dir, Path(cache_dir) if cache_dir else None)
     columns = sorted({item["column"] for item in spec.values()})
     optional = ("contours", "labels") if "lge" in columns else ()
     manifest = read_manifest(
@@ -122,8 +138,7 @@ def predict_manifest(
     result["status"] = np.where(result["patient_id"].isin(list(cohort.exclusions)), "excluded", "scored")
     result["reason"] = result["patient_id"].map(lambda pid: cohort.exclusions.get(pid, ""))
     if len(cohort.patient_ids):
-        inputs = {key: cohort.arrays[f"{item['column']}.{item['feature']}"] for key, item in spec.items()}
-        proba = np.asarray(ensemble.predict(inputs))
+        proba = np.asarray(ensemble.predict(model_inputs(spec, cohort)))
         scored = result["status"] == "scored"
         if proba.ndim == 1:
             result["score"] = np.nan

@@ -74,7 +74,9 @@ function dropZone(input) {
   const zone = el("label", null, { class: "drop", for: id });
   zone.append(el("span", input.field + " — " + input.description, { class: "name" }));
   zone.append(el("span", "Choose a file, or drop it here. "));
-  const file = el("input", null, { type: "file", id: id, name: input.field, required: "" });
+  const attrs = { type: "file", id: id, name: input.field, required: "" };
+  if (input.kind === "lge_zip") attrs.accept = ".zip,application/zip";
+  const file = el("input", null, attrs);
   zone.append(file);
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
@@ -182,24 +184,36 @@ function renderResult(body) {
   const warnings = $("warnings");
   warnings.replaceChildren();
   for (const text of body.warnings.length ? body.warnings : ["none"]) warnings.append(el("li", text));
-  renderMeasurements(body.measurements);
+  const model = current();
+  renderMeasurements(body.measurements, model && model.inputs.length ? model.inputs[0].kind : "ecg");
   renderFigures(body.figures);
   $("result").hidden = false;
   $("result-title").focus();
 }
 
-function renderMeasurements(measurements) {
+const ECG_ROWS = [
+  ["QRS duration (ms)", "qrs_duration_ms"], ["LBBB (AHA)", "lbbb_aha"], ["LBBB (Strauss)", "lbbb_strauss"],
+  ["RBBB", "rbbb"], ["Heart rate (bpm)", "heart_rate_bpm"], ["PR interval (ms)", "pr_interval_ms"],
+  ["QRS axis (°)", "qrs_axis_deg"], ["Paced", "paced"], ["Beats (valid)", null],
+];
+const LGE_ROWS = [
+  ["Slices used", "n_slices"], ["Myocardium (g)", "myocardium_mass_g"], ["Scar (g)", "scar_mass_g"],
+  ["Scar (% of myocardium)", "scar_pct"], ["Core (g)", "core_mass_g"], ["Core (%)", "core_pct"],
+  ["Gray zone (g)", "gray_zone_mass_g"], ["Gray zone (%)", "gray_zone_pct"],
+  ["Scar entropy (bits)", "scar_entropy_bits"], ["Mean transmurality", "mean_transmurality"],
+  ["Scarred AHA segments", "n_scar_segments"],
+];
+
+function renderMeasurements(measurements, kind) {
   const table = $("measurements");
   table.replaceChildren();
   const ecgs = Object.keys(measurements).filter((k) => typeof measurements[k] === "object" && measurements[k]);
+  const lge = kind === "lge_zip";
   const head = el("tr");
-  head.append(el("th", "", { scope: "col" }), ...ecgs.map((k) => el("th", k + " ECG", { scope: "col" })));
+  head.append(el("th", "", { scope: "col" }),
+    ...ecgs.map((k) => el("th", lge ? "LGE study" : k + " ECG", { scope: "col" })));
   table.append(head);
-  const rows = [
-    ["QRS duration (ms)", "qrs_duration_ms"], ["LBBB (AHA)", "lbbb_aha"], ["LBBB (Strauss)", "lbbb_strauss"],
-    ["RBBB", "rbbb"], ["Heart rate (bpm)", "heart_rate_bpm"], ["PR interval (ms)", "pr_interval_ms"],
-    ["QRS axis (°)", "qrs_axis_deg"], ["Paced", "paced"], ["Beats (valid)", null],
-  ];
+  const rows = lge ? LGE_ROWS : ECG_ROWS;
   for (const [label, key] of rows) {
     const row = el("tr");
     row.append(el("th", label, { scope: "row" }));
@@ -223,6 +237,7 @@ async function renderFigures(figures) {
   while (figureUrls.length) URL.revokeObjectURL(figureUrls.pop());
   for (const [name, url] of Object.entries(figures)) {
     const text = name === "saliency" ? "Integrated-gradients saliency over the QRS window(s)"
+      : name === "slices" ? "Slices used, base to apex: LGE, myocardium, scar and integrated-gradients saliency"
       : "12-lead " + name.replace("ecg_", "") + " ECG with the QRS complexes used";
     const figure = el("figure");
     const caption = el("figcaption", text + " (drawing…)");
