@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from cardiopredict.config import TrainingConfig
 from cardiopredict.errors import ConfigError, InputError
 from cardiopredict.models import ScarNet, build_model, list_models, pad_slices
-from cardiopredict.models.scarnet import _spread
+from cardiopredict.models.scarnet import _rotated, _spread
 
 
 def _ring_slice(rng: np.random.Generator, *, scar_up: bool, size: int = 128) -> np.ndarray:
@@ -47,7 +47,7 @@ def _inputs(stacks: list[np.ndarray]) -> dict[str, torch.Tensor]:
 def test_registered_and_output_shapes() -> None:
     assert "scarnet" in list_models()
     stacks, _ = _cohort(4, seed=0)
-    for pooling in ("ordered", "mean", "max"):
+    for pooling in ("ordered", "mean", "sum", "max"):
         model = build_model("scarnet", pooling=pooling).eval()
         assert model(_inputs(stacks)).shape == (4,)
     three = build_model("scarnet", n_outputs=3).eval()
@@ -80,11 +80,20 @@ def test_pad_slices_refuses_bad_stacks(stacks: list, match: str) -> None:
         pad_slices(stacks)
 
 
-@pytest.mark.parametrize("pooling", ["ordered", "mean", "max"])
-def test_padded_slots_do_not_change_the_output(pooling: str) -> None:
+ENCODERS = [
+    {},
+    {"stem_stride": 2},
+    {"spatial_pooling": "mean"},
+    {"pixel_features": 4, "spatial_pooling": "mean"},
+]
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("pooling", ["ordered", "mean", "sum", "max"])
+def test_padded_slots_do_not_change_the_output(pooling: str, encoder: dict) -> None:
     stacks, _ = _cohort(3, seed=1)
     inputs = _inputs(stacks)
-    model = build_model("scarnet", pooling=pooling).eval()
+    model = build_model("scarnet", pooling=pooling, **encoder).eval()
     noisy = dict(inputs)
     noisy["slices"] = torch.where(
         inputs["slice_mask"][:, :, None, None, None] > 0, inputs["slices"], torch.rand_like(inputs["slices"])
@@ -140,11 +149,38 @@ def test_input_errors_name_the_key_and_shape() -> None:
         {"width": 0},
         {"dropout": (0.5,)},
         {"mask_key": "slices"},
+        {"stem_stride": 3},
+        {"spatial_pooling": "max"},
+        {"augment_rotation_deg": 200.0},
     ],
 )
 def test_bad_options_are_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         build_model("scarnet", **kwargs)
+
+
+def test_rotation_augments_training_only_and_keeps_padding_zero() -> None:
+    stacks, _ = _cohort(3, seed=4)
+    inputs = _inputs(stacks)
+    torch.manual_seed(0)
+    rotated = _rotated(inputs["slices"], 30.0)
+    padded = inputs["slice_mask"] < 0.5
+    assert rotated[padded].abs().max() == 0 and not torch.allclose(rotated, inputs["slices"])
+    torch.manual_seed(0)
+    plain = build_model("scarnet", dropout=(0.0, 0.0)).eval()
+    torch.manual_seed(0)
+    augmented = build_model("scarnet", dropout=(0.0, 0.0), augment_rotation_deg=30.0).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(plain(inputs), augmented(inputs))  # no augmentation at evaluation
+        plain.train()  # without dropout, only the rotation can differ
+        augmented.train()
+        assert not torch.allclose(plain(inputs), augmented(inputs))
+
+
+def test_encoder_options_keep_the_output_shape() -> None:
+    stacks, _ = _cohort(2, seed=5)
+    for encoder in ENCODERS:
+        assert build_model("scarnet", **encoder).eval()(_inputs(stacks)).shape == (2,)
 
 
 def test_lge_channel_option_reads_three_channels() -> None:

@@ -34,13 +34,21 @@ What the paper leaves open, and what we chose
   the vectors, so the choice is stored with the model (``model.json``), never with the data.
 * **Aggregation** (``pooling``): ``"ordered"`` (the paper's reading) concatenates the ``max_slices``
   slot vectors base -> apex, plus the slot mask (so the MLP knows which slots are empty), into the MLP;
-  ``"mean"`` / ``"max"`` are order-free variants (masked mean / max over the real slices).
+  ``"mean"`` / ``"sum"`` / ``"max"`` are order-free variants (masked mean / sum / max over the real slices).
 * **MLP head**: the ECGNet head (:class:`~cardiopredict.models.ecgnet.ClassifierHead`): dropout ->
   ``Linear(hidden_size)`` -> ReLU -> dropout -> ``Linear(n_outputs)``; dropout ``(0.25, 0.5)`` by
   default (our choice, not tuned: lighter than ECGNet's 0.8 on the input, because the 32 values per
   slice are already a narrow bottleneck).
 * **Channels**: ``in_channels=2`` (myocardium, scar) as in the paper; ``3`` adds the normalised LGE
   image as a third channel (the study's option; off by default).
+
+Options beyond the paper (off by default; docs/BENCHMARKS.md, "Why the slice CNN misses", measured them
+on a development cohort): ``stem_stride=2`` (2.5 mm detail, e.g. gaps of 3-5 mm where a gray-zone
+channel crosses the core), ``spatial_pooling="mean"`` (how much of each pattern, anywhere in the slice),
+``pooling="sum"`` (totals over slices, as scar mass is), ``pixel_features`` (a per-pixel layer kept
+inside the myocardium, before the stem: intensity windows such as the gray zone) and
+``augment_rotation_deg`` (random in-plane rotation of each training stack). None of them made the CNN
+learn the synthetic cohort's risk at n = 235.
 """
 
 from __future__ import annotations
@@ -56,10 +64,13 @@ from cardiopredict.errors import ConfigError, InputError
 from cardiopredict.models._registry import register_model
 from cardiopredict.models.ecgnet import ClassifierHead
 
-SlicePooling = Literal["ordered", "mean", "max"]
+SlicePooling = Literal["ordered", "mean", "sum", "max"]
 SlicePositions = Literal["spread", "packed"]
-_POOLINGS = ("ordered", "mean", "max")
+SpatialPooling = Literal["flatten", "mean"]
+_POOLINGS = ("ordered", "mean", "sum", "max")
 _POSITIONS = ("spread", "packed")
+_SPATIAL_POOLINGS = ("flatten", "mean")
+_STEM_STRIDES = (2, 4)
 _STEM_STRIDE = 4
 _DOWNSAMPLING = 16  # stem x4, then two stride-2 convolutions
 
@@ -123,31 +134,52 @@ class SliceEncoder(nn.Module):
     (``benchmarks/scarnet_speed.py``). The stem has no bias, so a padded (all-zero) slot stays zero and
     never enters the batch-norm statistics.
 
+    ``stem_stride`` 4 (patchify, two stride-2 convolutions after it) or 2 (three after it): both end on
+    an ``image_size / 16`` map, which ``spatial_pooling`` ``"flatten"`` keeps whole (where the scar is)
+    or ``"mean"`` averages over the slice (how much of each pattern there is, wherever it lies).
+
     Shapes
     ------
     input ``(n_slots, in_channels, image_size, image_size)`` and the indices of the real slots
     ``(n_real,)`` -> output ``(n_real, slice_features)``.
     """
 
-    def __init__(self, *, in_channels: int, image_size: int, width: int, slice_features: int) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        image_size: int,
+        width: int,
+        slice_features: int,
+        stem_stride: int = _STEM_STRIDE,
+        spatial_pooling: SpatialPooling = "flatten",
+        pixel_features: int = 0,
+    ) -> None:
         super().__init__()
-        channels = (width, 2 * width, 2 * width)
-        self.stem = nn.Conv2d(in_channels, channels[0], _STEM_STRIDE, stride=_STEM_STRIDE, bias=False)
-        self.blocks = nn.Sequential(
-            nn.BatchNorm2d(channels[0]),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels[0], channels[1], 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels[1]),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels[1], channels[2], 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels[2]),
-            nn.ReLU(inplace=True),
-            nn.Flatten(),
-        )
-        side = image_size // _DOWNSAMPLING
-        self.project = nn.Sequential(nn.Linear(channels[2] * side * side, slice_features), nn.ReLU())
+        self.pixel = None
+        if pixel_features:
+            self.pixel = nn.Sequential(nn.Conv2d(in_channels, pixel_features, 1), nn.ReLU())
+            in_channels = pixel_features
+        self.stem = nn.Conv2d(in_channels, width, stem_stride, stride=stem_stride, bias=False)
+        layers: list[nn.Module] = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        channels = width
+        for _ in range(_DOWNSAMPLING.bit_length() - stem_stride.bit_length()):
+            layers += [
+                nn.Conv2d(channels, 2 * width, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(2 * width),
+                nn.ReLU(inplace=True),
+            ]
+            channels = 2 * width
+        if spatial_pooling == "mean":
+            layers.append(nn.AdaptiveAvgPool2d(1))
+        layers.append(nn.Flatten())
+        self.blocks = nn.Sequential(*layers)
+        side = 1 if spatial_pooling == "mean" else image_size // _DOWNSAMPLING
+        self.project = nn.Sequential(nn.Linear(channels * side * side, slice_features), nn.ReLU())
 
     def forward(self, slots: Tensor, real: Tensor) -> Tensor:
+        if self.pixel is not None:  # per-pixel features, kept inside the myocardium (channel 0)
+            slots = self.pixel(slots) * slots[:, :1]
         return self.project(self.blocks(self.stem(slots).index_select(0, real)))
 
 
@@ -184,9 +216,23 @@ class ScarNet(nn.Module):
         hidden_size: int = 64,
         dropout: Sequence[float] = (0.25, 0.5),
         n_outputs: int = 1,
+        stem_stride: int = _STEM_STRIDE,
+        spatial_pooling: SpatialPooling = "flatten",
+        augment_rotation_deg: float = 0.0,
+        pixel_features: int = 0,
     ) -> None:
         super().__init__()
         _check_options(in_channels, max_slices, image_size, width, slice_features, hidden_size, n_outputs)
+        if (
+            stem_stride not in _STEM_STRIDES
+            or spatial_pooling not in _SPATIAL_POOLINGS
+            or not 0.0 <= augment_rotation_deg <= 180.0
+        ):
+            raise ConfigError(
+                f"stem_stride={stem_stride}, spatial_pooling={spatial_pooling!r}, "
+                f"augment_rotation_deg={augment_rotation_deg}: choose stem_stride from {_STEM_STRIDES}, "
+                f"spatial_pooling from {', '.join(_SPATIAL_POOLINGS)} and a rotation in [0, 180] degrees."
+            )
         if pooling not in _POOLINGS or slice_positions not in _POSITIONS:
             raise ConfigError(
                 f"pooling={pooling!r}, slice_positions={slice_positions!r}: choose pooling from "
@@ -204,11 +250,15 @@ class ScarNet(nn.Module):
             int(image_size),
         )
         self.pooling, self.slice_positions = pooling, slice_positions
+        self.augment_rotation_deg = float(augment_rotation_deg)
         self.encoder = SliceEncoder(
             in_channels=self.in_channels,
             image_size=self.image_size,
             width=width,
             slice_features=slice_features,
+            stem_stride=stem_stride,
+            spatial_pooling=spatial_pooling,
+            pixel_features=int(pixel_features),
         )
         ordered = pooling == "ordered"
         self.head = ClassifierHead(
@@ -221,11 +271,15 @@ class ScarNet(nn.Module):
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         slices, mask = self._checked(inputs)
+        if self.training and self.augment_rotation_deg > 0:
+            slices = _rotated(slices, self.augment_rotation_deg)
         batch = slices.shape[0]
         real = torch.nonzero(mask.reshape(-1) > 0.5).squeeze(1)
         encoded = self.encoder(slices.reshape(-1, *slices.shape[2:]), real)
         vectors = encoded.new_zeros(batch * self.max_slices, encoded.shape[1])
         vectors = vectors.index_copy(0, real, encoded).reshape(batch, self.max_slices, -1)
+        if self.pooling == "sum":
+            return self.head(vectors.sum(dim=1))
         if self.pooling == "mean":
             counts = mask.sum(dim=1, keepdim=True).clamp(min=1.0)
             return self.head(vectors.sum(dim=1) / counts)
@@ -263,6 +317,23 @@ class ScarNet(nn.Module):
                 "base -> apex into the first slots (pad_slices does that; the network spreads them)."
             )
         return slices, mask
+
+
+def _rotated(slices: Tensor, max_deg: float) -> Tensor:
+    """Each patient's stack rotated in-plane about the crop centre by one angle drawn from
+    U(-max_deg, max_deg) (torch's global generator, which the training loop seeds per fold); bilinear,
+    zeros outside, so padded slots stay zero."""
+    batch, slots, channels, height, width = slices.shape
+    angle = (torch.rand(batch, device=slices.device, dtype=slices.dtype) * 2 - 1) * np.deg2rad(max_deg)
+    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    theta = theta.repeat_interleave(slots, dim=0)
+    flat = slices.reshape(batch * slots, channels, height, width)
+    grid = nn.functional.affine_grid(theta, list(flat.shape), align_corners=False)
+    rotated = nn.functional.grid_sample(
+        flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+    return rotated.reshape(slices.shape)
 
 
 def _spread(vectors: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -325,6 +396,10 @@ def scarnet(
     hidden_size: int = 64,
     dropout: Sequence[float] = (0.25, 0.5),
     n_outputs: int = 1,
+    stem_stride: int = _STEM_STRIDE,
+    spatial_pooling: SpatialPooling = "flatten",
+    augment_rotation_deg: float = 0.0,
+    pixel_features: int = 0,
 ) -> ScarNet:
     """Build :class:`ScarNet` (registry name ``"scarnet"``).
 
@@ -346,9 +421,9 @@ def scarnet(
         default 8, chosen for speed — module docstring).
     slice_features : int
         Length of each slice's vector (not given; default 32).
-    pooling : {"ordered", "mean", "max"}
-        ``"ordered"``: the slot vectors base -> apex into the MLP (paper); ``"mean"`` / ``"max"``:
-        order-free masked pooling over the real slices.
+    pooling : {"ordered", "mean", "sum", "max"}
+        ``"ordered"``: the slot vectors base -> apex into the MLP (paper); ``"mean"`` / ``"sum"`` /
+        ``"max"``: order-free masked pooling over the real slices.
     slice_positions : {"spread", "packed"}
         Slots of the slice vectors for ``"ordered"`` pooling (module docstring); ignored otherwise.
     hidden_size : int
@@ -357,6 +432,18 @@ def scarnet(
         Dropout before and after the hidden layer.
     n_outputs : int
         1: binary, one logit per patient; k > 1: k class logits.
+    stem_stride : {4, 2}
+        Stride (= kernel) of the stem: 4 patchifies (5 mm per feature pixel), 2 keeps 2.5 mm detail
+        such as gaps of 3-5 mm in a scar (one more stride-2 convolution follows, ~3x the FLOPs).
+    spatial_pooling : {"flatten", "mean"}
+        ``"flatten"``: the slice vector sees where each pattern lies (coronary territory);
+        ``"mean"``: it sees how much of each pattern there is, anywhere in the slice.
+    augment_rotation_deg : float
+        While training, rotate each patient's stack by a random angle up to this many degrees
+        (0: off); never at evaluation.
+    pixel_features : int
+        0: off; k > 0: a 1 x 1 convolution to k channels with ReLU before the stem, multiplied by the
+        myocardium channel (so padding and everything outside the myocardium stay zero).
     """
     return ScarNet(
         input_key=input_key,
@@ -371,4 +458,8 @@ def scarnet(
         hidden_size=hidden_size,
         dropout=dropout,
         n_outputs=n_outputs,
+        stem_stride=stem_stride,
+        spatial_pooling=spatial_pooling,
+        augment_rotation_deg=augment_rotation_deg,
+        pixel_features=pixel_features,
     )
