@@ -1,7 +1,12 @@
-"""The study engine reproduces the out-of-fold scores recorded from the code before it (to 1e-6).
+"""The study engine reproduces the out-of-fold scores recorded from the code before it (to 1e-5).
 
 The reference files were written by ``tests/studies/golden/record.py``; a change meant to change scores
 re-records them on purpose (and says so in its commit message).
+
+Tolerance: float32 kernels differ between CPUs (vector width, BLAS paths) in the last bits. On the
+machine of 2026-12-01 22:30 UTC the commit that passed at 1e-6 before (0a5ddb8) differed from the
+reference by up to 1.5e-6 in 4 of 405 cardiomyopathy scores; a change in behaviour (another epoch
+chosen, another window) moves scores by 1e-3 or more, far above 1e-5.
 """
 
 from __future__ import annotations
@@ -36,5 +41,5 @@ def test_scores_match_the_recorded_reference(runs, study):
     merged = reference.merge(now, on=["patient_id", "task", "column"], how="left", suffixes=("_ref", ""))
     assert merged["value"].notna().all(), merged[merged["value"].isna()].head()
     np.testing.assert_allclose(
-        merged["value"].to_numpy(float), merged["value_ref"].to_numpy(float), atol=1e-6
+        merged["value"].to_numpy(float), merged["value_ref"].to_numpy(float), atol=1e-5
     )
