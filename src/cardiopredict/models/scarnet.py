@@ -156,9 +156,8 @@ class SliceEncoder(nn.Module):
         pixel_features: int = 0,
     ) -> None:
         super().__init__()
-        self.pixel = None
+        self.pixel = nn.Linear(in_channels, pixel_features) if pixel_features else None
         if pixel_features:
-            self.pixel = nn.Sequential(nn.Conv2d(in_channels, pixel_features, 1), nn.ReLU())
             in_channels = pixel_features
         self.stem = nn.Conv2d(in_channels, width, stem_stride, stride=stem_stride, bias=False)
         layers: list[nn.Module] = [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
@@ -178,9 +177,14 @@ class SliceEncoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(channels * side * side, slice_features), nn.ReLU())
 
     def forward(self, slots: Tensor, real: Tensor) -> Tensor:
-        if self.pixel is not None:  # per-pixel features, kept inside the myocardium (channel 0)
-            slots = self.pixel(slots) * slots[:, :1]
-        return self.project(self.blocks(self.stem(slots).index_select(0, real)))
+        if self.pixel is None:
+            return self.project(self.blocks(self.stem(slots).index_select(0, real)))
+        # per-pixel features of the real slots (an einsum: 2x faster than a 1 x 1 convolution on the
+        # CPU), kept inside the myocardium (channel 0)
+        images = slots.index_select(0, real)
+        pixels = torch.einsum("kc,nchw->nkhw", self.pixel.weight, images)
+        pixels = torch.relu(pixels + self.pixel.bias[None, :, None, None]) * images[:, :1]
+        return self.project(self.blocks(self.stem(pixels)))
 
 
 class ScarNet(nn.Module):
