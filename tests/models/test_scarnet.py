@@ -152,6 +152,7 @@ def test_input_errors_name_the_key_and_shape() -> None:
         {"stem_stride": 3},
         {"spatial_pooling": "max"},
         {"augment_rotation_deg": 200.0},
+        {"pixel_features": -1},
     ],
 )
 def test_bad_options_are_config_errors(kwargs: dict) -> None:

@@ -196,7 +196,7 @@ class ScarNet(nn.Module):
         Input dict keys of the slices ``(batch, max_slices, in_channels, image_size, image_size)``
         float32 (zero padded) and of the slot mask ``(batch, max_slices)`` float32 (1 = real slice).
     in_channels, max_slices, image_size, width, slice_features, pooling, slice_positions,
-    hidden_size, dropout, n_outputs
+    hidden_size, dropout, n_outputs, stem_stride, spatial_pooling, augment_rotation_deg, pixel_features
         See :func:`scarnet`.
 
     Returns (forward)
@@ -227,25 +227,16 @@ class ScarNet(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(in_channels, max_slices, image_size, width, slice_features, hidden_size, n_outputs)
-        if (
-            stem_stride not in _STEM_STRIDES
-            or spatial_pooling not in _SPATIAL_POOLINGS
-            or not 0.0 <= augment_rotation_deg <= 180.0
-        ):
-            raise ConfigError(
-                f"stem_stride={stem_stride}, spatial_pooling={spatial_pooling!r}, "
-                f"augment_rotation_deg={augment_rotation_deg}: choose stem_stride from {_STEM_STRIDES}, "
-                f"spatial_pooling from {', '.join(_SPATIAL_POOLINGS)} and a rotation in [0, 180] degrees."
-            )
-        if pooling not in _POOLINGS or slice_positions not in _POSITIONS:
-            raise ConfigError(
-                f"pooling={pooling!r}, slice_positions={slice_positions!r}: choose pooling from "
-                f"{', '.join(_POOLINGS)} and slice_positions from {', '.join(_POSITIONS)}."
-            )
-        if len(dropout) != 2 or not all(0.0 <= float(p) < 1.0 for p in dropout):
-            raise ConfigError(f"dropout={list(dropout)}: give two rates in [0, 1), e.g. (0.25, 0.5).")
-        if input_key == mask_key:
-            raise ConfigError(f"input_key and mask_key are both {input_key!r}; give two distinct names.")
+        _check_choices(
+            pooling=pooling,
+            slice_positions=slice_positions,
+            stem_stride=stem_stride,
+            spatial_pooling=spatial_pooling,
+            augment_rotation_deg=augment_rotation_deg,
+            pixel_features=pixel_features,
+            dropout=dropout,
+            keys=(input_key, mask_key),
+        )
         self.input_key, self.mask_key = input_key, mask_key
         self.input_keys: tuple[str, ...] = (input_key, mask_key)
         self.in_channels, self.max_slices, self.image_size = (
@@ -356,6 +347,40 @@ def _spread(vectors: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     )
     spread_mask = mask.new_zeros(batch, m).scatter_add(1, target, mask)
     return spread, spread_mask
+
+
+def _check_choices(
+    *,
+    pooling: str,
+    slice_positions: str,
+    stem_stride: int,
+    spatial_pooling: str,
+    augment_rotation_deg: float,
+    pixel_features: int,
+    dropout: Sequence[float],
+    keys: tuple[str, str],
+) -> None:
+    if pooling not in _POOLINGS or slice_positions not in _POSITIONS:
+        raise ConfigError(
+            f"pooling={pooling!r}, slice_positions={slice_positions!r}: choose pooling from "
+            f"{', '.join(_POOLINGS)} and slice_positions from {', '.join(_POSITIONS)}."
+        )
+    if (
+        stem_stride not in _STEM_STRIDES
+        or spatial_pooling not in _SPATIAL_POOLINGS
+        or not 0.0 <= augment_rotation_deg <= 180.0
+        or int(pixel_features) < 0
+    ):
+        raise ConfigError(
+            f"stem_stride={stem_stride}, spatial_pooling={spatial_pooling!r}, "
+            f"augment_rotation_deg={augment_rotation_deg}, pixel_features={pixel_features}: choose "
+            f"stem_stride from {_STEM_STRIDES}, spatial_pooling from {', '.join(_SPATIAL_POOLINGS)}, a "
+            "rotation in [0, 180] degrees and pixel_features >= 0 (0: off)."
+        )
+    if len(dropout) != 2 or not all(0.0 <= float(p) < 1.0 for p in dropout):
+        raise ConfigError(f"dropout={list(dropout)}: give two rates in [0, 1), e.g. (0.25, 0.5).")
+    if keys[0] == keys[1]:
+        raise ConfigError(f"input_key and mask_key are both {keys[0]!r}; give two distinct names.")
 
 
 def _check_options(
