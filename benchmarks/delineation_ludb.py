@@ -12,7 +12,7 @@ Usage::
 
     python benchmarks/delineation_ludb.py --ludb /path/to/ludb --json out.json [--limit N]
         [--methods cardiopredict,cardiopredict-legacy,neurokit2,prominence] [--records 1-75]
-        [--sim-seeds 3] [--sim-noise 0,1,3]
+        [--sim-seeds 3] [--sim-noise 0,1,3] [--sim-edge-ramp 0.35]
 
 Prints JSON ``{"records", "methods": {name: {"sensitivity", "ppv", "onset_error_ms", "offset_error_ms",
 "qrs_duration_error_ms", "seconds_per_record", ...}}, "speedup_vs": {...}, "agreement": {name: {"beats",
@@ -25,7 +25,8 @@ reports only the beats it marks valid: ``cardiopredict`` is ``delineate(record)`
 the beat and record durations (record: median over its matched beats) against the cardiologists', and the
 records whose duration falls on the other side of 120 / 130 / 150 ms from the cardiologists'.
 ``simulator`` delineates ``simulate_ecg`` records of every phenotype (``--sim-seeds`` each) with the
-simulator's noise scaled by each ``--sim-noise`` factor and reports the read minus the designed QRS duration.
+simulator's noise scaled by each ``--sim-noise`` factor (and its QRS edges slowed by ``--sim-edge-ramp``,
+``cardiopredict.ecg.simulate.QRS_EDGE_RAMP``) and reports the read minus the designed QRS duration.
 ``edge_profile`` is the spatial velocity (0.5-40 Hz, 8 leads, as the delineator computes it) at the marked
 edges as a percentage of the beat's peak, and how long after the marked onset it reaches 4 % / 10 %, on
 LUDB (cardiologists' marks) and on the simulator (designed edges). Timings exclude file reading and a first
@@ -539,8 +540,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma list of {choices}")
     parser.add_argument("--sim-seeds", type=int, default=3, help="simulated records per phenotype (0: none)")
     parser.add_argument("--sim-noise", default="1", help="comma list of factors on the simulator's noise")
+    parser.add_argument(
+        "--sim-edge-ramp", type=float, default=None, help="render the simulator with this QRS_EDGE_RAMP"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
+    if args.sim_edge_ramp is not None:
+        import cardiopredict.ecg.simulate as simulate
+
+        simulate.QRS_EDGE_RAMP = args.sim_edge_ramp
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in RUNNERS]
     if unknown:

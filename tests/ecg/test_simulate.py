@@ -14,6 +14,7 @@ from cardiopredict.ecg.simulate import (
     DOWER_MATRIX,
     PHENOTYPES,
     QRS_BUMP_POWER,
+    QRS_EDGE_RAMP,
     ECGParams,
     _template,
     extent_ms,
@@ -151,6 +152,28 @@ def test_designed_qrs_is_the_visible_span(name):
     visible = times[magnitude > 0.02 * magnitude.max()]
     assert np.all(magnitude[(times < start) | (times > end)] < 1e-9)
     assert start <= visible[0] <= start + 4 and end - 4 <= visible[-1] <= end
+
+
+@pytest.mark.parametrize("name", ["normal", "lbbb_strict", "rbbb", "lafb", "fragmented", "ivcd"])
+def test_edge_ramp_slows_the_edges_and_keeps_the_designed_span_and_voltage(name):
+    """With ``warp=0.35`` the noise-free spatial magnitude (1 kHz) is still zero outside the designed span,
+    below 1 % of its peak in the first and last 2 ms (unwarped: 2-7 %), visible (> 2 %) within the outer
+    20 % on each side, and as tall as the unwarped bumps; the default renders the bumps unwarped."""
+    assert QRS_EDGE_RAMP == 0.0
+    params = phenotype_params(name, rng=np.random.default_rng(3))
+    template, zero = _template(params.qrs, 1000.0, power=QRS_BUMP_POWER, warp=0.35)
+    unwarped, _ = _template(params.qrs, 1000.0, power=QRS_BUMP_POWER)
+    magnitude = np.sqrt(((DOWER_MATRIX @ template) ** 2).sum(axis=0))
+    start, end = extent_ms(params.qrs)
+    times = np.arange(magnitude.size) - zero  # ms from QRS onset
+    peak = magnitude.max()
+    visible = times[magnitude > 0.02 * peak]
+    assert np.all(magnitude[(times < start) | (times > end)] < 1e-9)
+    assert magnitude[(times >= start) & (times <= start + 2)].max() < 0.01 * peak
+    assert magnitude[(times >= end - 2) & (times <= end)].max() < 0.01 * peak
+    span = end - start
+    assert visible[0] <= start + 0.2 * span and visible[-1] >= end - 0.2 * span
+    assert peak == pytest.approx(np.sqrt(((DOWER_MATRIX @ unwarped) ** 2).sum(axis=0)).max(), rel=0.01)
 
 
 @pytest.mark.parametrize("seed", range(6))
