@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import platform
 import sys
 import time
@@ -47,6 +46,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from _report import emit
 
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 MATCH_MS = 150.0
@@ -572,12 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "command": " ".join(["python", "benchmarks/delineation_ludb.py", *(argv or sys.argv[1:])]),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        from cardiopredict._io import atomic_write_text
-
-        atomic_write_text(args.json, text + "\n")
+    emit(result, args.json)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import platform
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _report import emit
 
 
 def _simulate_rate(n_ecgs: int) -> dict:
@@ -98,12 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": _simulate_rate(args.n_ecgs),
         "crt_cohort": _cohort(args.n, args.seed),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        from cardiopredict._io import atomic_write_text
-
-        atomic_write_text(args.json, text + "\n")
+    emit(result, args.json)
     return 0
 
 

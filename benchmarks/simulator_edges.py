@@ -21,11 +21,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
+import datetime as dt
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from _report import emit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -138,13 +140,17 @@ def main(argv: list[str] | None = None) -> int:
         total, per_band = distance(rows, ludb)
         grid[f"{ramp:g}"] = {"distance": round(total, 3), "per_band": per_band, "medians": medians(rows)}
     simulate.QRS_EDGE_RAMP = shipped
-    result = {"ludb_beats": len(ludb), "ludb_medians": medians(ludb), "shipped_ramp": shipped, "grid": grid}
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        from cardiopredict._io import atomic_write_text
-
-        atomic_write_text(args.json, text + "\n")
+    result = {
+        "ludb_beats": len(ludb),
+        "ludb_medians": medians(ludb),
+        "shipped_ramp": shipped,
+        "grid": grid,
+        "meta": {
+            "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": " ".join(["python", "benchmarks/simulator_edges.py", *(argv or sys.argv[1:])]),
+        },
+    }
+    emit(result, args.json, indent=1)
     return 0
 
 
