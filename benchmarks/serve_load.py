@@ -239,12 +239,15 @@ def in_process_peer(model: Path, pairs: list, n: int) -> dict:
 
 def ig_nodes_check(model: Path, pairs: list, n: int = 5) -> dict:
     """Integrated gradients of the served figure (``IG_STEPS`` nodes) against 64 nodes, per patient:
-    correlation and the largest deviation relative to the largest attribution."""
+    correlation and the largest deviation relative to the largest attribution; and the served copy of
+    the network (batch norm folded, channels-last) against the plain ensemble, same nodes."""
     from cardiopredict.serve import load_model, score
     from cardiopredict.serve._figures import IG_STEPS, attributions_of
 
     served = load_model(model, name="check")
-    correlations, deviations = [], []
+    plain = load_model(model, name="plain")
+    plain.gradient_ensemble = plain.ensemble  # the network as trained, not the fused copy
+    correlations, deviations, fused = [], [], []
     with tempfile.TemporaryDirectory() as folder:
         for k in range(n):
             pre, post = Path(folder) / "pre.csv", Path(folder) / "post.csv"
@@ -256,12 +259,16 @@ def ig_nodes_check(model: Path, pairs: list, n: int = 5) -> dict:
             b = np.concatenate([many[key].ravel() for key in inputs])
             correlations.append(float(np.corrcoef(a, b)[0, 1]))
             deviations.append(float(np.abs(a - b).max() / np.abs(b).max()))
+            reference = attributions_of(plain, inputs)
+            c = np.concatenate([reference[key].ravel() for key in inputs])
+            fused.append(float(np.abs(a - c).max() / np.abs(c).max()))
     return {
         "nodes": IG_STEPS,
         "reference_nodes": 64,
         "patients": n,
         "correlation_min": round(min(correlations), 4),
         "max_relative_deviation": round(max(deviations), 4),
+        "fused_vs_plain_max_relative_deviation": float(f"{max(fused):.2g}"),
     }
 
 

@@ -253,3 +253,34 @@ def test_field_names_studies_read_are_kept() -> None:
         "rbbb", "fragmented_qrs", "low_voltage", "not_assessable", "degraded_leads",
     ):  # fmt: skip
         assert name in fields
+
+
+def test_p_wave_shape_search_stops_early_but_answers_as_the_best_of_all_lags():
+    from cardiopredict.ecg.measurements import _alike
+
+    def best_of_all_lags(segment, at, template, max_lag):
+        half, best = template.shape[1] // 2, -1.0
+        for centre in range(at - max_lag, at + max_lag + 1):
+            a, b = centre - half, centre + half + 1
+            if a < 0 or b > segment.shape[1]:
+                continue
+            local = segment[:, a:b] - segment[:, a:b].mean(axis=1, keepdims=True)
+            norm = float(np.linalg.norm(local) * np.linalg.norm(template))
+            if norm > 0:
+                best = max(best, float((local * template).sum() / norm))
+        return 1.0 if best == -1.0 else best
+
+    rng = np.random.default_rng(3)
+    wave = np.hanning(51)[None] * rng.normal(size=(12, 1))
+    template = wave - wave.mean(axis=1, keepdims=True)
+    for trial in range(60):
+        segment = rng.normal(scale=[0.02, 0.3, 1.0][trial % 3], size=(12, 300))
+        at = int(rng.integers(0, 300))
+        if trial % 2:
+            start = min(max(at - 25, 0), 249)
+            segment[:, start : start + 51] += wave  # a P wave near ``at``
+        for threshold in (0.3, 0.6, 0.9):
+            expected = best_of_all_lags(segment, at, template, 15) >= threshold
+            assert _alike(segment, at, template, 15, threshold) == expected
+    flat = np.zeros((12, 300))
+    assert _alike(flat, 150, template, 15, 0.6)  # nothing to judge: kept, as before

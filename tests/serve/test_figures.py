@@ -54,6 +54,43 @@ def test_saliency_png_draws_every_window_and_needs_matching_shapes():
         window_saliency_png(waves, {"pre": scores["pre"], "post": scores["post"][:, :10]}, title="x")
 
 
+def test_saliency_is_complete_and_the_fused_copy_computes_the_same_network(served, ecg_pair):
+    """Integrated gradients add up to P(input) - P(baseline) (completeness) within the error of the
+    8-node quadrature, and the copy the saliency runs through (batch norm folded into the convolutions,
+    channels-last) gives the attributions of the plain ensemble; the scores' ensemble is untouched."""
+    import torch
+
+    from cardiopredict.plots import integrated_gradients
+    from cardiopredict.serve import score
+    from cardiopredict.serve._figures import attributions_of, gradient_ensemble
+
+    model = served["crt-combined"]
+    inputs = score(model, {"pre": ecg_pair[0], "post": ecg_pair[1]}).inputs
+    attributions = attributions_of(model, inputs)
+    baseline = {key: np.zeros_like(v) if v.ndim == 3 else v for key, v in inputs.items()}
+    change = float(model.ensemble.predict(inputs)[0] - model.ensemble.predict(baseline)[0])
+    total = sum(float(a.sum()) for a in attributions.values())
+    assert abs(total - change) <= 1e-3 + 0.05 * abs(change)
+
+    tensors = {key: torch.as_tensor(v) for key, v in inputs.items()}
+    with torch.no_grad():
+        fused = gradient_ensemble(model).probabilities(tensors)
+        plain_probability = model.ensemble.probabilities(tensors)
+    assert torch.allclose(fused, plain_probability, atol=1e-6)
+    reference = integrated_gradients(
+        model.ensemble.probabilities,
+        tensors,
+        {key: torch.as_tensor(v) for key, v in baseline.items()},
+        n_steps=8,
+    )
+    scale = max(float(r.abs().max()) for r in reference.values())
+    for key, value in reference.items():
+        assert np.abs(attributions[key] - value.numpy()).max() <= 5e-3 * scale  # 8 vs 64 nodes: ~9 %
+    modules = list(model.ensemble.models[0].modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in modules)  # scores: the network as trained
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in gradient_ensemble(model).models[0].modules())
+
+
 def test_one_figure_is_drawn_once_for_concurrent_requests():
     from cardiopredict.serve._answer import Scored
     from cardiopredict.serve._figures import ResultStore

@@ -85,6 +85,7 @@ TERRITORIES = {
 }
 Q_WAVE_MV = 0.05
 NOTCH_PROMINENCE_MV = 0.04
+P_SHAPE_CORRELATION = 0.6  # an atrial wave's least correlation with the record's median P wave
 BEAT_MS = 400  # length of the representative beat, from 40 ms before onset
 WCT_RATE_BPM = 100.0
 WCT_QRS_MS = 120.0
@@ -333,7 +334,7 @@ def _atrial_waves(
         height = max(0.05, 2.5 * float(np.median(magnitude)))
         peaks, properties = sps.find_peaks(magnitude, height=height, distance=int(0.2 * fs))
         if p_template is not None:  # only deflections shaped like the record's P wave
-            alike = [_similarity(segment, int(j), p_template, int(0.03 * fs)) >= 0.6 for j in peaks]
+            alike = [_alike(segment, int(j), p_template, int(0.03 * fs), P_SHAPE_CORRELATION) for j in peaks]
             peaks, properties["peak_heights"] = peaks[alike], properties["peak_heights"][alike]
         found.append(start + peaks)
         heights.append(properties["peak_heights"])
@@ -359,20 +360,29 @@ def _p_template(low: np.ndarray, delineation: QRSDelineation, dominant: np.ndarr
     return template - template.mean(axis=1, keepdims=True)
 
 
-def _similarity(segment: np.ndarray, at: int, template: np.ndarray, max_lag: int) -> float:
-    """Best correlation (all leads together, lags up to ``max_lag`` samples) of ``segment`` around sample
-    ``at`` with ``template`` (n_leads, 2·half + 1); 1.0 when too close to the segment's edge to judge."""
+def _alike(segment: np.ndarray, at: int, template: np.ndarray, max_lag: int, threshold: float) -> bool:
+    """Whether the best correlation (all leads together, lags up to ``max_lag`` samples) of ``segment``
+    around sample ``at`` with ``template`` (n_leads, 2·half + 1) reaches ``threshold``; True when too
+    close to the segment's edge to judge.
+
+    The lags are tried nearest first and the search stops at the first that reaches ``threshold``:
+    the same answer as the best of all lags, at a fraction of the cost for the P waves themselves.
+    """
     half = template.shape[1] // 2
-    best = -1.0
-    for centre in range(at - max_lag, at + max_lag + 1):
+    template_norm = np.linalg.norm(template)
+    judged = False  # some lag correlated above -1 (the best of all lags would not be the default)
+    for centre in sorted(range(at - max_lag, at + max_lag + 1), key=lambda c: abs(c - at)):
         a, b = centre - half, centre + half + 1
         if a < 0 or b > segment.shape[1]:
             continue
         local = segment[:, a:b] - segment[:, a:b].mean(axis=1, keepdims=True)
-        norm = float(np.linalg.norm(local) * np.linalg.norm(template))
+        norm = float(np.linalg.norm(local) * template_norm)
         if norm > 0:
-            best = max(best, float((local * template).sum() / norm))
-    return 1.0 if best == -1.0 else best
+            correlation = float((local * template).sum() / norm)
+            if correlation >= threshold:
+                return True
+            judged = judged or correlation > -1.0
+    return not judged
 
 
 def _cancel(segment: np.ndarray, template: np.ndarray, max_shift: int) -> np.ndarray:

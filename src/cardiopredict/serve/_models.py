@@ -56,6 +56,9 @@ class ServedModel:
     card: dict[str, Any] = field(default_factory=dict)
     build: Any = None
     """An LGE model's input builder (:func:`cardiopredict.studies.predict.input_builder`)."""
+    gradient_ensemble: Any = field(default=None, repr=False, compare=False)
+    """The copy of ``ensemble`` the saliency differentiates, made on first use
+    (:func:`cardiopredict.serve._figures.gradient_ensemble`); never used for scores."""
 
     @property
     def kind(self) -> str:

@@ -317,3 +317,56 @@ def test_implausibly_large_lead_is_flagged(tmp_path, signal):
     path = write_csv(tmp_path / "spike.csv", [["fs", 500], ["units", "mV"]], CANONICAL_LEADS, signal)
     quality = read_ecg(path).meta["quality"]
     assert quality["V1"] == ["amplitude"] and quality["V2"] == []
+
+
+# --- the C-reader fast path reads what the cell-by-cell path reads -------------------------------
+def _index_column(signal):
+    return np.vstack([np.arange(signal.shape[1], dtype=np.float64), signal])
+
+
+@pytest.mark.parametrize(
+    ("names", "values", "delimiter"),
+    [
+        (CANONICAL_LEADS, lambda s: s, ","),
+        (CANONICAL_LEADS, lambda s: s, ";"),
+        (("index", *CANONICAL_LEADS), _index_column, ","),
+        (("", *CANONICAL_LEADS), _index_column, ","),
+        (CANONICAL_LEADS, lambda s: s, "\t"),
+        (("time_ms", *CANONICAL_LEADS), lambda s: np.vstack([2.0 * np.arange(s.shape[1]), s]), ","),
+        (CANONICAL_LEADS, lambda s: np.hstack([s, np.full((12, 4), np.nan)]), ","),
+    ],
+)
+def test_fast_csv_path_reads_what_the_cell_by_cell_path_reads(tmp_path, signal, names, values, delimiter):
+    import csv
+
+    from cardiopredict.ecg.io import _table
+
+    signal = signal.copy()
+    signal[3, 100:140] = np.nan  # a gap: empty cells
+    path = write_csv(tmp_path / "ecg.csv", [["units", "mV"]], names, values(signal), delimiter=delimiter)
+    if delimiter != ",":  # ";" and tab exports use decimal commas
+        path.write_text(path.read_text().replace(".", ","))
+    text = path.read_text()
+    assert _table._fast_body(text, 1, len(names), delimiter) is not None  # the fast path is taken
+    fast = _table.read_csv(path)
+    slow = _table.parse_rows(
+        list(csv.reader(text.splitlines(), delimiter=delimiter)),
+        source=str(path),
+        address=_table._csv_address,
+        decimal_comma=delimiter != ",",
+        sidecar={"fs": 500} if names[0] != "time_ms" else {},
+        fmt="csv",
+    )
+    if names[0] != "time_ms":
+        assert fast.fs is None
+        fast.fs = 500.0
+    assert np.array_equal(fast.signal, slow.signal, equal_nan=True)
+    assert (fast.lead_names, fast.fs, fast.units) == (slow.lead_names, slow.fs, slow.units)
+
+
+def test_first_lines_match_splitlines_across_line_endings():
+    from cardiopredict.ecg.io._table import _first_lines
+
+    text = "a,b\r\n" * 3 + "c\rd\n" + "x" * 5000 + "\r\n" + "\n".join(f"{k},{k}" for k in range(3000))
+    for n in (1, 4, 6, 50, 4000):
+        assert _first_lines(text, n) == text.splitlines()[:n]

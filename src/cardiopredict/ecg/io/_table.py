@@ -64,6 +64,8 @@ _INDEX_LABEL = re.compile(
 )
 _WORDS = re.compile(r"[^\W\d_]{3,}")  # three letters in a row
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[^:=]+?)\s*[:=]\s*(?P<value>.+?)\s*$")
+Body = Sequence[Sequence[Any]] | np.ndarray
+"""The rows below the lead names: cells, or a float64 block (NaN = empty cell) the C reader parsed."""
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -77,30 +79,35 @@ def read_csv(path: Path) -> RawECG:
         text = raw_bytes.decode("latin-1")
     if not text.strip():
         raise EmptyDataError(f"CSV file {path} holds no data. Re-export the ECG.")
-    delimiter = _guess_delimiter(text, source=str(path))
+    first_lines = _first_lines(text, _MAX_HEADER_ROWS)
+    delimiter = _guess_delimiter(first_lines, source=str(path))
     decimal_comma = delimiter != ","
-    head = list(csv.reader(text.splitlines()[:_MAX_HEADER_ROWS], delimiter=delimiter))
+    head = list(csv.reader(first_lines, delimiter=delimiter))
     header_index = _find_header_row(head)
-    body = None
+    block = None
     if header_index is not None:
-        body = _fast_body(text, header_index, len(head[header_index]), delimiter)
-    if body is not None and header_index is not None:
-        rows: list[list[Any]] = [*head[: header_index + 1], *body]
-    else:  # slow path: every cell parsed in Python, so bad cells can be named
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    return parse_rows(
-        rows,
-        source=str(path),
-        address=_csv_address,
-        decimal_comma=decimal_comma,
-        sidecar=_read_sidecar(path),
-        fmt="csv",
-    )
+        block = _fast_body(text, header_index, len(head[header_index]), delimiter)
+    options = dict(address=_csv_address, decimal_comma=decimal_comma, sidecar=_read_sidecar(path), fmt="csv")
+    if block is not None and header_index is not None:
+        return parse_rows(head[: header_index + 1], body=block, source=str(path), **options)
+    # slow path: every cell parsed in Python, so bad cells can be named
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return parse_rows(rows, source=str(path), **options)
 
 
-def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> list[list[float]] | None:
-    """Rows below the lead names parsed by pandas' C reader; None if a cell is not a number or a row is
-    wider than the lead-name row."""
+def _first_lines(text: str, n: int) -> list[str]:
+    """``text.splitlines()[:n]`` without splitting the whole (often megabyte) text."""
+    size = 4096
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > n or size >= len(text):  # line n complete: another one started after it
+            return lines[:n]
+        size *= 4
+
+
+def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> np.ndarray | None:
+    """Rows below the lead names parsed by pandas' C reader, float64 (n_rows, n_columns), NaN = empty
+    cell; None if a cell is not a number or a row is wider than the lead-name row."""
     import pandas as pd
 
     try:
@@ -120,7 +127,7 @@ def _fast_body(text: str, header_index: int, n_columns: int, delimiter: str) -> 
         return None
     if frame.shape[1] != n_columns:  # a row wider than the lead names: the slow path names the cell
         return None
-    return frame.to_numpy().tolist()
+    return frame.to_numpy(dtype=np.float64)
 
 
 def read_sheet(path: Path, sheet: str | int | None, *, fmt: str) -> RawECG:
@@ -212,10 +219,14 @@ def parse_rows(
     decimal_comma: bool,
     sidecar: dict[str, Any],
     fmt: str,
+    body: np.ndarray | None = None,
 ) -> RawECG:
     """Turn spreadsheet rows (cells: str, float, int, bool, None) into a :class:`RawECG`.
 
-    ``address(row_index, column_index)`` formats a 0-based cell position for messages.
+    ``address(row_index, column_index)`` formats a 0-based cell position for messages. ``body``, when
+    given, is the block below the lead names already parsed as numbers, float64 (n_rows, n_columns) with
+    NaN for an empty cell (the CSV reader's fast path); ``rows`` then end at the lead-name row. It gives
+    the same record as those rows of cells would, without a Python object per cell.
     """
     if not any(_cell_text(cell) for row in rows for cell in row):
         raise EmptyDataError(
@@ -230,8 +241,11 @@ def parse_rows(
         )
     header_meta = _key_values(rows[:header_index])
     header = [_cell_text(cell) for cell in rows[header_index]]
-    body = rows[header_index + 1 :]
-    width = max((len(row) for row in body), default=0)
+    if body is None:
+        body = rows[header_index + 1 :]
+        width = max((len(row) for row in body), default=0)
+    else:
+        width = body.shape[1]
     header += [""] * (width - len(header))  # a value right of the last name is refused below, not dropped
 
     lead_columns, lead_names, lead_units, time_column = _classify_columns(
@@ -258,7 +272,7 @@ def parse_rows(
 
 
 def _classify_columns(
-    header: list[str], body: Sequence[Sequence[Any]], *, source: str, address: Any, header_index: int
+    header: list[str], body: Body, *, source: str, address: Any, header_index: int
 ) -> tuple[list[int], list[str], list[str | None], tuple[int, float] | None]:
     """Lead columns (index, name as written, unit in the label), and the time column (index, s per unit).
 
@@ -270,9 +284,7 @@ def _classify_columns(
     time_column: tuple[int, float] | None = None  # (column, seconds per unit)
     for column, label in enumerate(header):
         if not label:
-            if any(_cell_text(row[column]) for row in body if column < len(row)) and not _is_row_index(
-                body, column
-            ):
+            if _holds_values(body, column) and not _is_row_index(body, column):
                 raise ECGFormatError(
                     f"Column {address(header_index, column)} of {source} holds values but has no lead name. "
                     "Name the column (e.g. V1) or delete it."
@@ -300,10 +312,19 @@ def _classify_columns(
     return lead_columns, lead_names, lead_units, time_column
 
 
-def _is_row_index(body: Sequence[Sequence[Any]], column: int) -> bool:
+def _holds_values(body: Body, column: int) -> bool:
+    if isinstance(body, np.ndarray):
+        return bool((~np.isnan(body[:, column])).any())
+    return any(_cell_text(row[column]) for row in body if column < len(row))
+
+
+def _is_row_index(body: Body, column: int) -> bool:
     """An unnamed column counting 0, 1, 2, ... or 1, 2, 3, ... (pandas' ``to_excel`` index) is not data."""
-    values = [_to_float(_get(row, column), decimal_comma=False) for row in body]
-    values = [value for value in values if value is not None and not math.isnan(value)]
+    if isinstance(body, np.ndarray):
+        values: Any = body[:, column][~np.isnan(body[:, column])]
+    else:
+        values = [_to_float(_get(row, column), decimal_comma=False) for row in body]
+        values = [value for value in values if value is not None and not math.isnan(value)]
     if len(values) < 2:
         return False
     steps = np.diff(values)
@@ -365,7 +386,7 @@ def _split_unit(label: str) -> tuple[str, str | None]:
 
 
 def _numeric_block(
-    body: Sequence[Sequence[Any]],
+    body: Body,
     columns: list[int],
     names: list[str],
     source: str,
@@ -374,6 +395,10 @@ def _numeric_block(
     decimal_comma: bool,
 ) -> np.ndarray:
     """Values of ``columns`` as float64 (n_columns, n_rows); empty cell = NaN; trailing empty rows dropped."""
+    if isinstance(body, np.ndarray):  # already numbers: only the trailing empty rows to drop
+        present = np.flatnonzero(~np.isnan(body[:, columns]).all(axis=1))
+        n_rows = int(present[-1]) + 1 if len(present) else 0
+        return np.ascontiguousarray(body[:n_rows, columns].T)
     n_rows = len(body)
     while n_rows and not any(_cell_text(_get(body[n_rows - 1], column)) for column in columns):
         n_rows -= 1
@@ -523,8 +548,8 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     return {}
 
 
-def _guess_delimiter(text: str, *, source: str) -> str:
-    lines = text.splitlines()[:_MAX_HEADER_ROWS]
+def _guess_delimiter(lines: list[str], *, source: str) -> str:
+    """The delimiter that makes the widest lead-name row of the first ``lines``."""
     best, best_count = ",", 0
     for delimiter in (",", ";", "\t"):
         rows = list(csv.reader(lines, delimiter=delimiter))
