@@ -245,49 +245,9 @@ def phenotype_params(name: str, *, rng: np.random.Generator, **overrides: Any) -
     u = rng.uniform
     amplitude = u(0.8, 1.25)
     hr = u(58, 85)
-    qrs: tuple[Wave, ...]
     extra: dict[str, Any] = {}
-    kwargs: dict[str, Any] = {}
-    if name in ("normal", "pr_prolongation", "av_block_2", "av_block_3", "pvc", "t_inversion", "low_voltage"):
-        qrs = normal_qrs(qrs_ms=u(82, 100), amplitude=amplitude, axis_deg=u(20, 70))
-    elif name == "lbbb_strict":
-        qrs = lbbb_qrs(qrs_ms=u(150, 190), notch_fraction=u(0.58, 0.68), amplitude=1.5 * amplitude)
-    elif name == "lbbb_nonstrict":
-        qrs = lbbb_qrs(
-            qrs_ms=u(128, 138), notch_fraction=u(0.55, 0.62), notch_depth=0.0, amplitude=1.5 * amplitude
-        )
-    elif name == "rbbb":
-        qrs = rbbb_qrs(qrs_ms=u(128, 155), amplitude=amplitude)
-    elif name == "ivcd":
-        qrs = ivcd_qrs(qrs_ms=u(122, 145), amplitude=amplitude)
-    elif name == "lafb":
-        qrs = lafb_qrs(qrs_ms=u(95, 112), amplitude=amplitude)
-    elif name == "lvh":
-        qrs = normal_qrs(qrs_ms=u(100, 112), amplitude=amplitude * u(2.0, 2.6), axis_deg=u(-10, 40))
-    elif name == "biv_paced":
-        qrs = paced_biv_qrs(qrs_ms=u(120, 150), amplitude=amplitude * 1.3)
-        kwargs["paced"] = True
-    elif name == "fragmented":
-        territory = str(rng.choice(["anterior", "lateral", "inferior"]))
-        qrs = fragmentation(
-            normal_qrs(qrs_ms=u(88, 105), amplitude=amplitude), territory=territory, n_notches=4
-        )
-        extra["fragmented_territory"] = territory
-    else:  # pragma: no cover - PHENOTYPES checked above
-        raise AssertionError(name)
-    _, qrs_end = extent_ms(qrs)
-    net = net_vector(qrs)
-    if name in ("lbbb_strict", "lbbb_nonstrict", "rbbb", "ivcd", "biv_paced"):
-        t_dir = -net if name != "rbbb" else -net_vector(qrs[-1:])  # discordant to the (terminal) QRS force
-        t = t_waves(qrs_end, t_dir, u(0.35, 0.6), st_ms=u(40, 60))
-    elif name == "lvh":
-        t = t_waves(qrs_end, np.array([-1.0, 0.3, -0.2]), u(0.2, 0.35))  # lateral strain
-    elif name == "t_inversion":
-        territory = str(rng.choice(sorted(T_INVERSION_DIRECTIONS)))
-        t = t_waves(qrs_end, T_INVERSION_DIRECTIONS[territory], u(0.25, 0.4))
-        extra["t_inversion_territory"] = territory
-    else:
-        t = t_waves(qrs_end, np.array([0.9, 0.6, -0.3]), u(0.3, 0.5))
+    qrs = _phenotype_qrs(name, amplitude, rng, extra)
+    t = _phenotype_t(name, qrs, rng, extra)
     params = ECGParams(
         qrs=qrs,
         t=t,
@@ -296,32 +256,99 @@ def phenotype_params(name: str, *, rng: np.random.Generator, **overrides: Any) -
         pr_ms=u(140, 185),
         phenotype=name,
         extra=extra,
-        **kwargs,
+        paced=name == "biv_paced",
     )
-    if name == "low_voltage":
-        params = replace(
-            params, qrs=scaled_waves(qrs, amplitude=u(0.3, 0.4)), t=scaled_waves(t, amplitude=0.4)
+    params = _phenotype_modifiers(name, params, rng)
+    return replace(params, **overrides) if overrides else params
+
+
+_NORMAL_CONDUCTION = (
+    "normal",
+    "pr_prolongation",
+    "av_block_2",
+    "av_block_3",
+    "pvc",
+    "t_inversion",
+    "low_voltage",
+)
+
+
+def _phenotype_qrs(
+    name: str, amplitude: float, rng: np.random.Generator, extra: dict[str, Any]
+) -> tuple[Wave, ...]:
+    """The QRS bumps of a phenotype (draws in a fixed order: the cohorts' bytes depend on it)."""
+    u = rng.uniform
+    if name in _NORMAL_CONDUCTION:
+        return normal_qrs(qrs_ms=u(82, 100), amplitude=amplitude, axis_deg=u(20, 70))
+    if name == "lbbb_strict":
+        return lbbb_qrs(qrs_ms=u(150, 190), notch_fraction=u(0.58, 0.68), amplitude=1.5 * amplitude)
+    if name == "lbbb_nonstrict":
+        return lbbb_qrs(
+            qrs_ms=u(128, 138), notch_fraction=u(0.55, 0.62), notch_depth=0.0, amplitude=1.5 * amplitude
         )
-    elif name == "pr_prolongation":
-        params = replace(params, pr_ms=u(230, 300), av_block=1)
-    elif name == "av_block_2":
-        params = replace(
+    if name == "rbbb":
+        return rbbb_qrs(qrs_ms=u(128, 155), amplitude=amplitude)
+    if name == "ivcd":
+        return ivcd_qrs(qrs_ms=u(122, 145), amplitude=amplitude)
+    if name == "lafb":
+        return lafb_qrs(qrs_ms=u(95, 112), amplitude=amplitude)
+    if name == "lvh":
+        return normal_qrs(qrs_ms=u(100, 112), amplitude=amplitude * u(2.0, 2.6), axis_deg=u(-10, 40))
+    if name == "biv_paced":
+        return paced_biv_qrs(qrs_ms=u(120, 150), amplitude=amplitude * 1.3)
+    if name == "fragmented":
+        territory = str(rng.choice(["anterior", "lateral", "inferior"]))
+        extra["fragmented_territory"] = territory
+        return fragmentation(
+            normal_qrs(qrs_ms=u(88, 105), amplitude=amplitude), territory=territory, n_notches=4
+        )
+    raise AssertionError(name)  # pragma: no cover - PHENOTYPES checked by the caller
+
+
+def _phenotype_t(
+    name: str, qrs: tuple[Wave, ...], rng: np.random.Generator, extra: dict[str, Any]
+) -> tuple[Wave, ...]:
+    """The T wave: discordant to the QRS in conduction disease, strain in LVH, inverted by territory."""
+    u = rng.uniform
+    _, qrs_end = extent_ms(qrs)
+    if name in ("lbbb_strict", "lbbb_nonstrict", "rbbb", "ivcd", "biv_paced"):
+        t_dir = -net_vector(qrs) if name != "rbbb" else -net_vector(qrs[-1:])  # opposite the (terminal) force
+        return t_waves(qrs_end, t_dir, u(0.35, 0.6), st_ms=u(40, 60))
+    if name == "lvh":
+        return t_waves(qrs_end, np.array([-1.0, 0.3, -0.2]), u(0.2, 0.35))  # lateral strain
+    if name == "t_inversion":
+        territory = str(rng.choice(sorted(T_INVERSION_DIRECTIONS)))
+        extra["t_inversion_territory"] = territory
+        return t_waves(qrs_end, T_INVERSION_DIRECTIONS[territory], u(0.25, 0.4))
+    return t_waves(qrs_end, np.array([0.9, 0.6, -0.3]), u(0.3, 0.5))
+
+
+def _phenotype_modifiers(name: str, params: ECGParams, rng: np.random.Generator) -> ECGParams:
+    """Low voltage, AV conduction and ectopy on top of a phenotype's complexes."""
+    u = rng.uniform
+    if name == "low_voltage":
+        qrs, t = scaled_waves(params.qrs, amplitude=u(0.3, 0.4)), scaled_waves(params.t, amplitude=0.4)
+        return replace(params, qrs=qrs, t=t)
+    if name == "pr_prolongation":
+        return replace(params, pr_ms=u(230, 300), av_block=1)
+    if name == "av_block_2":
+        return replace(
             params,
             pr_ms=u(160, 200),
             av_block=2,
             av_ratio=int(rng.choice([2, 3, 4])),
             heart_rate_bpm=u(70, 90),
         )
-    elif name == "av_block_3":
-        params = replace(params, av_block=3, heart_rate_bpm=u(75, 95), escape_rate_bpm=u(35, 48))
-    elif name == "pvc":
+    if name == "av_block_3":
+        return replace(params, av_block=3, heart_rate_bpm=u(75, 95), escape_rate_bpm=u(35, 48))
+    if name == "pvc":
         origin = str(rng.choice(["rvot", "lv"]))
         pqrs = pvc_qrs(qrs_ms=u(140, 180), origin=origin)
         ptt = t_waves(extent_ms(pqrs)[1], -net_vector(pqrs), 0.6, st_ms=20)
-        params = replace(
+        return replace(
             params, pvc_probability=u(0.1, 0.2), pvc_qrs=pqrs, pvc_t=ptt, extra={"pvc_origin": origin}
         )
-    return replace(params, **overrides) if overrides else params
+    return params
 
 
 # --- rendering -----------------------------------------------------------------------------------
