@@ -132,52 +132,16 @@ def simulate_lge_phantom(
     endo, epi, points = [], [], []
     fractions = np.linspace(0.0, 1.0, n_slices) if n_slices > 1 else np.zeros(1)
     theta = np.deg2rad(rotation_deg)
+    scar = {"territory": territory, "extent_deg": scar_extent_deg, "transmurality": transmurality}
     for k, f in enumerate(fractions):
         centre = np.array([H / 2.0, W / 2.0]) + rng.normal(0.0, 1.0, 2)
         r_endo = 24.0 - 13.0 * f
         wall = wall_thickness_mm[0] + (wall_thickness_mm[1] - wall_thickness_mm[0]) * f
         r_epi = r_endo + wall
-        # Standard-view coordinates (mm) of every pixel: x right, y up, after undoing the rotation.
-        rows, cols = np.mgrid[0:H, 0:W].astype(np.float64)
-        x_screen = (cols - centre[1]) * dc
-        y_screen = -(rows - centre[0]) * dr
-        x = np.cos(theta) * x_screen + np.sin(theta) * y_screen
-        y = -np.sin(theta) * x_screen + np.cos(theta) * y_screen
-        radius = np.hypot(x, y)
-        clock = np.rad2deg(np.arctan2(x, y))  # clockwise from 12 o'clock, (-180, 180]
-        rv = _rv_crescent(x, y, r_epi=r_epi, f=f)
-        label = np.zeros((H, W), dtype=np.uint8)
-        label[(radius < r_endo)] = 1
-        myo = (radius >= r_endo) & (radius < r_epi)
-        label[myo] = 2
-        label[rv & ~myo & (radius >= r_epi)] = 5
-        core = np.zeros((H, W), dtype=bool)
-        gray = np.zeros((H, W), dtype=bool)
-        if territory is not None and f < 0.95:
-            core, gray = _scar(
-                clock,
-                radius,
-                myo,
-                r_endo=r_endo,
-                wall=wall,
-                territory=territory,
-                extent_deg=scar_extent_deg,
-                transmurality=transmurality,
-                border_mm=gray_border_mm,
-            )
-            label[core] = 3
-        body = (x / 150.0) ** 2 + (y / 110.0) ** 2 < 1.0
-        image = np.where(body, INTENSITY["tissue"], INTENSITY["background"])
-        for name, value in (("lv", 1), ("rv", 5)):
-            image[label == value] = INTENSITY[name]
-        image[myo] = INTENSITY["myo"]
-        image[gray] = INTENSITY["gray"]
-        image[core] = INTENSITY["scar"]
-        image = ndimage.gaussian_filter(image, 0.6)
-        noisy = np.hypot(
-            image + rng.normal(0.0, noise_sd, image.shape), rng.normal(0.0, noise_sd, image.shape)
-        )
-        images[k] = noisy.astype(np.float32)
+        x, y = _standard_view(shape, centre, pixel_spacing_mm, theta)
+        scar_slice = {**scar, "territory": territory if f < 0.95 else None}
+        label, core, gray = _phantom_labels(x, y, r_endo, wall, f, scar_slice, gray_border_mm)
+        images[k] = _phantom_image(x, y, label, core, gray, noise_sd, rng)
         labels[k] = label
         endo.append(_circle(centre, r_endo, theta, pixel_spacing_mm))
         epi.append(_circle(centre, r_epi, theta, pixel_spacing_mm))
@@ -203,6 +167,62 @@ def simulate_lge_phantom(
         },
         patient_id=patient_id,
     )
+
+
+def _standard_view(
+    shape: tuple[int, int], centre: np.ndarray, pixel_spacing_mm: tuple[float, float], theta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-view coordinates (mm; x right, y up, the rotation undone) of every pixel, each (H, W)."""
+    dr, dc = pixel_spacing_mm
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    x_screen = (cols - centre[1]) * dc
+    y_screen = -(rows - centre[0]) * dr
+    x = np.cos(theta) * x_screen + np.sin(theta) * y_screen
+    y = -np.sin(theta) * x_screen + np.cos(theta) * y_screen
+    return x, y
+
+
+def _phantom_labels(
+    x: np.ndarray, y: np.ndarray, r_endo: float, wall: float, f: float, scar: dict[str, Any], border_mm: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical labels of one slice (1 LV, 2 myocardium, 3 scar core, 5 RV) and the core and gray masks."""
+    r_epi = r_endo + wall
+    radius = np.hypot(x, y)
+    clock = np.rad2deg(np.arctan2(x, y))  # clockwise from 12 o'clock, (-180, 180]
+    rv = _rv_crescent(x, y, r_epi=r_epi, f=f)
+    label = np.zeros(x.shape, dtype=np.uint8)
+    label[(radius < r_endo)] = 1
+    myo = (radius >= r_endo) & (radius < r_epi)
+    label[myo] = 2
+    label[rv & ~myo & (radius >= r_epi)] = 5
+    core = np.zeros(x.shape, dtype=bool)
+    gray = np.zeros(x.shape, dtype=bool)
+    if scar["territory"] is not None:
+        core, gray = _scar(clock, radius, myo, r_endo=r_endo, wall=wall, border_mm=border_mm, **scar)
+        label[core] = 3
+    return label, core, gray
+
+
+def _phantom_image(
+    x: np.ndarray,
+    y: np.ndarray,
+    label: np.ndarray,
+    core: np.ndarray,
+    gray: np.ndarray,
+    noise_sd: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """LGE intensities of one slice from its labels, slightly blurred, with Rician noise; float32."""
+    body = (x / 150.0) ** 2 + (y / 110.0) ** 2 < 1.0
+    image = np.where(body, INTENSITY["tissue"], INTENSITY["background"])
+    for name, value in (("lv", 1), ("rv", 5)):
+        image[label == value] = INTENSITY[name]
+    image[(label == 2) | (label == 3)] = INTENSITY["myo"]
+    image[gray] = INTENSITY["gray"]
+    image[core] = INTENSITY["scar"]
+    image = ndimage.gaussian_filter(image, 0.6)
+    noisy = np.hypot(image + rng.normal(0.0, noise_sd, image.shape), rng.normal(0.0, noise_sd, image.shape))
+    return noisy.astype(np.float32)
 
 
 def _rv_crescent(x: np.ndarray, y: np.ndarray, *, r_epi: float, f: float) -> np.ndarray:
