@@ -248,3 +248,56 @@ def test_an_lge_model_without_its_preprocessing_is_unavailable(model_dir, tmp_pa
     model = load_models([va])["va-scarnet"]
     assert not model.describe()["available"]
     assert "ModelFileError" in model.reason and "no lge_input" in model.reason
+
+
+def _wfdb_zip(source: Path, folder: Path, *, record: str = "Doe_Jane_4711", extra: int = 0) -> bytes:
+    """The ECG ``source`` as a WFDB record (header + signal file) named after a patient, zipped."""
+    import io
+    import zipfile
+
+    from cardiopredict.ecg.io import read_ecg, write_ecg
+
+    header = write_ecg(read_ecg(source), folder / f"{record}.hea")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.glob(f"{record}.*")):
+            archive.write(path, f"export/{path.name}")
+        for k in range(extra):
+            archive.writestr(f"export/other{k}.hea", header.read_text())
+    return buffer.getvalue()
+
+
+def test_a_wfdb_record_is_uploaded_as_a_zip(client, ecg_pair, crt_files, answer, tmp_path):
+    zipped = _wfdb_zip(ecg_pair[0], tmp_path)
+    response = client.post(PREDICT, files={"pre": ("Doe_Jane.zip", zipped), "post": crt_files["post"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["measurements"]["pre"]["qrs_duration_ms"] == answer["measurements"]["pre"]["qrs_duration_ms"]
+    assert body["prediction"]["probability"] == pytest.approx(answer["prediction"]["probability"], abs=1e-3)
+    assert "Doe" not in response.text and "4711" not in response.text
+
+
+def test_a_zip_with_several_records_or_an_escaping_member_is_refused_without_names(
+    client, ecg_pair, crt_files, tmp_path
+):
+    import io
+    import zipfile
+
+    several = _wfdb_zip(ecg_pair[0], tmp_path, extra=1)
+    body = _assert_error(
+        client.post(PREDICT, files={"pre": ("a.zip", several), "post": crt_files["post"]}),
+        422,
+        "InputError",
+        "2 WFDB headers",
+    )
+    assert "Doe" not in body["message"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../Doe_Jane.hea", "x")
+    body = _assert_error(
+        client.post(PREDICT, files={"pre": ("a.zip", buffer.getvalue()), "post": crt_files["post"]}),
+        422,
+        "InputError",
+        "outside",
+    )
+    assert "Doe" not in body["message"]

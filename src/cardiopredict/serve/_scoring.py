@@ -2,8 +2,9 @@
 
 Each ECG goes through the same pipeline as in training (:func:`cardiopredict.features.record_features`,
 what :func:`~cardiopredict.features.extract_features` runs, with the window stored in ``model.json``),
-and is read and delineated once: the record and its delineation are kept for the 12-lead grid. An LGE
-model's zip goes through :mod:`cardiopredict.serve._lge`. The answer holds only what the pipeline
+and is read and delineated once: the record and its delineation are kept for the 12-lead grid. An ECG
+upload may be a zip of one WFDB record (header and signal file), extracted safely. An LGE model's zip
+goes through :mod:`cardiopredict.serve._lge`. The answer holds only what the pipeline
 measured and the cohort-free facts of the model; nothing read from a file header (names, IDs, dates) is
 ever used.
 """
@@ -21,6 +22,7 @@ from cardiopredict.errors import CardioPredictError, CorruptFileError, InputErro
 from cardiopredict.serve._answer import Scored, answer_of, fold_prediction
 from cardiopredict.serve._lge import score_lge
 from cardiopredict.serve._models import ServedModel
+from cardiopredict.serve._uploads import extract_zip_safely
 
 MEASUREMENTS = (
     "qrs_duration_ms",
@@ -128,7 +130,7 @@ def _read(name: str, path: Path, model: ServedModel, *, sex: str | None) -> ECGU
     from cardiopredict.features import exclusion_reason, record_features
 
     try:
-        record = read_ecg(path)
+        record = read_ecg(_ecg_file(name, path))
         features, delineation = record_features(record, model.window, sex=sex, source=str(path))
         return ECGUpload(record=record, delineation=delineation, features=features)
     except CardioPredictError as error:
@@ -142,8 +144,51 @@ def _read(name: str, path: Path, model: ServedModel, *, sex: str | None) -> ECGU
         ) from error
 
 
+def _ecg_file(name: str, path: Path) -> Path:
+    """The file to read for one ECG upload: the upload itself, or, when it is a zip (a WFDB record is a
+    header and a signal file), the one WFDB header (or the one file) inside it, extracted safely."""
+    with path.open("rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            return path
+    folder = path.parent / f"{name}-zip"
+    folder.mkdir()
+    try:
+        files = extract_zip_safely(path, folder)
+    except CardioPredictError as error:
+        raise type(error)(_anonymous_members(str(error), path, name)) from None
+    headers = [file for file in files if file.suffix.lower() == ".hea"]
+    if len(headers) == 1:
+        return headers[0]
+    if not headers and len(files) == 1:
+        return files[0]
+    raise InputError(
+        f"the {name} zip holds {len(files)} files and {len(headers)} WFDB headers (.hea); zip one ECG: "
+        "a WFDB record's .hea with its signal file, or a single export file."
+    )
+
+
+def _anonymous_members(text: str, archive: Path, name: str) -> str:
+    """``text`` with the names of the zip's members replaced (they may be named after the patient)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            members = sorted((info.filename for info in handle.infolist()), key=len, reverse=True)
+    except (zipfile.BadZipFile, OSError):
+        return text
+    for member in members:
+        text = text.replace(repr(member), f"<a {name} zip member>").replace(member, f"<a {name} zip member>")
+    return text
+
+
 def _without_path(error: CardioPredictError, name: str, path: Path) -> str:
+    """The error's message with the stored path, the upload folder and any zip member named as the field
+    (zip members may be named after the patient)."""
     text = str(error)
+    members = path.parent / f"{name}-zip"
+    if members.is_dir():
+        for member in sorted(members.rglob("*"), key=lambda p: -len(str(p))):
+            text = text.replace(str(member), f"<{name} file>").replace(member.name, f"<{name} file>")
     for form in (str(path), str(path.parent)):
         text = text.replace(form, f"<{name} file>")
     return text
