@@ -43,6 +43,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -493,26 +494,30 @@ def simulator_check(methods: list[str], *, seeds: int, noise_scales: list[float]
     return out
 
 
-def edge_profile(ludb: Path, names: list[str], *, seeds: int) -> dict:
-    """The spatial velocity at the marked edges: LUDB (cardiologists) vs the simulator (designed edges)."""
-    real, simulated = [], []
+def marked_beats(ludb: Path, names: list[str]) -> Iterator[tuple[np.ndarray, int, int, float]]:
+    """(spatial velocity, onset, offset exclusive, fs) of every cardiologist-marked LUDB beat in its span."""
     for name in names:
         record = load_record(ludb, name)
         truth = load_truth(ludb, name, record.fs)
         sv = _spatial_velocity(record)
         lo, hi = truth["span"]
         for onset, offset in zip(truth["onsets"], truth["offsets"], strict=True):
-            if (
-                lo < onset
-                and offset < hi
-                and (row := _profile_at(sv, int(onset), int(offset) + 1, record.fs))
-            ):
-                real.append(row)
-    for _phenotype, _params_, record in simulated_records(seeds, 1.0):
+            if lo < onset and offset < hi:
+                yield sv, int(onset), int(offset) + 1, record.fs
+
+
+def designed_beats(seeds: int) -> Iterator[tuple[np.ndarray, int, int, float]]:
+    """(spatial velocity, designed onset, designed end exclusive, fs) of every simulated non-PVC beat."""
+    for _phenotype, params, record in simulated_records(seeds, 1.0):
         sv = _spatial_velocity(record)
-        for onset, offset in _designed_beats(record, _params_):
-            if row := _profile_at(sv, onset, offset, record.fs):
-                simulated.append(row)
+        for onset, offset in _designed_beats(record, params):
+            yield sv, onset, offset, record.fs
+
+
+def edge_profile(ludb: Path, names: list[str], *, seeds: int) -> dict:
+    """The spatial velocity at the marked edges: LUDB (cardiologists) vs the simulator (designed edges)."""
+    real = [row for beat in marked_beats(ludb, names) if (row := _profile_at(*beat))]
+    simulated = [row for beat in designed_beats(seeds) if (row := _profile_at(*beat))]
     return {"ludb": _profile_summary(real), "simulator": _profile_summary(simulated)}
 
 

@@ -69,30 +69,12 @@ def edge_features(sv: np.ndarray, onset: int, offset: int, fs: float) -> list[fl
 
 
 def ludb_rows(ludb: Path) -> np.ndarray:
-    rows = []
-    for name in bench.record_names(ludb):
-        record = bench.load_record(ludb, name)
-        truth = bench.load_truth(ludb, name, record.fs)
-        sv = bench._spatial_velocity(record)
-        lo, hi = truth["span"]
-        for onset, offset in zip(truth["onsets"], truth["offsets"], strict=True):
-            if (
-                lo < onset
-                and offset < hi
-                and (row := edge_features(sv, int(onset), int(offset) + 1, record.fs))
-            ):
-                rows.append(row)
-    return np.asarray(rows)
+    names = bench.record_names(ludb)
+    return np.asarray([row for beat in bench.marked_beats(ludb, names) if (row := edge_features(*beat))])
 
 
 def simulator_rows(seeds: int) -> np.ndarray:
-    rows = []
-    for _phenotype, params, record in bench.simulated_records(seeds, 1.0):
-        sv = bench._spatial_velocity(record)
-        for onset, offset in bench._designed_beats(record, params):
-            if row := edge_features(sv, onset, offset, record.fs):
-                rows.append(row)
-    return np.asarray(rows)
+    return np.asarray([row for beat in bench.designed_beats(seeds) if (row := edge_features(*beat))])
 
 
 def _band(rows: np.ndarray, lo: float, hi: float) -> np.ndarray:
