@@ -12,7 +12,10 @@ For one dataset (MyoPS or EMIDEC, layouts as in ``benchmarks/scar_myops.py``), i
   myocardium: :func:`cardiopredict.cmr.scar.scar_dice`), scar burden Bland-Altman (method minus expert,
   % of the myocardium: mean and 95 % limits), training seconds, and inference slices/s of the learned
   model on ONE thread (crop, network, back-projection; measured on every case once after training);
-* the learned model's mean Dice minus the best threshold rule's, per case pairs.
+* the learned model's mean Dice minus the best threshold rule's, per case pairs;
+* held-out variants of the same fold models (no retraining): threshold 0.5 or the fold's tuned one,
+  with and without test-time flips; and every mean also over the odd- and even-numbered MyoPS cases
+  (configurations are chosen on the odd cases, the even ones are reported as held out).
 
 The models are written to ``--work`` (default a temporary folder; never commit them: the datasets'
 licences forbid redistributing weights trained on them). EMIDEC png_256 slices have no spacing and no RV:
@@ -38,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cardiopredict._io import atomic_write_json, dumps_strict
-from scar_myops import METHODS, find_cases, read_case, segmenters
+from scar_myops import METHODS, _split, find_cases, read_case, segmenters
 
 
 def read_labelled(data: Path, dataset: str, *, limit: int | None = None) -> tuple[str, list, dict]:
@@ -90,6 +93,37 @@ def thresholds(cases: list) -> dict:
             "seconds_per_slice": round(seconds / sum(len(c.images) for c in cases), 5),
         }
     return out
+
+
+def halves(per_case: dict, dataset: str) -> dict:
+    """Mean Dice over all cases and over the odd / even MyoPS halves."""
+    out = {"all": round(float(np.mean(list(per_case.values()))), 4)}
+    for half in ("odd", "even"):
+        values = [v for k, v in per_case.items() if _split(k, dataset) == half]
+        if values:
+            out[half] = round(float(np.mean(values)), 4)
+    return out
+
+
+def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
+    """Every fold model on its held-out cases with threshold 0.5 / its own, test-time flips off / on."""
+    import json
+
+    from cardiopredict.cmr.learned import LearnedScar
+    from cardiopredict.training.segmentation import evaluate_case
+
+    fold_of = json.loads((work / "run.json").read_text(encoding="utf-8"))["fold_of_case"]
+    variants: dict[str, dict] = {}
+    for k in range(folds):
+        tuned = json.loads((work / f"fold{k}" / "scar_model.json").read_text(encoding="utf-8"))["threshold"]
+        held = [c for c in cases if fold_of[c.patient_id] == k]
+        for flips in (False, True):
+            for label, threshold in (("t0.50", 0.5), ("tuned", tuned)):
+                model = LearnedScar.load(work / f"fold{k}", threshold=threshold, test_time_flips=flips)
+                name = f"{label}{'_flips' if flips else ''}"
+                scores = variants.setdefault(name, {})
+                scores.update({c.patient_id: evaluate_case(model, c)["dice"] for c in held})
+    return {name: {"mean_dice": halves(v, dataset), "per_case_dice": v} for name, v in variants.items()}
 
 
 def inference_speed(model_dir: Path, cases: list) -> dict:
@@ -181,8 +215,15 @@ def run(args: argparse.Namespace) -> dict:
     rules = thresholds(cases)
     config = ScarTrainingConfig(
         arch=args.arch,
+        num_res_units=args.res_units,
         max_epochs=args.max_epochs,
         patience=args.patience,
+        selection=args.selection,
+        lr_schedule=args.lr_schedule,
+        loss=args.loss,
+        learning_rate=args.learning_rate,
+        tune_threshold=args.tune_threshold,
+        test_time_flips=args.flips,
         seed=args.seed,
         threads=args.threads,
     )
@@ -199,6 +240,8 @@ def run(args: argparse.Namespace) -> dict:
     learned_dice = cv["per_case_dice"]
     best = max(rules, key=lambda name: rules[name]["mean_dice"])
     paired = [learned_dice[p] - rules[best]["per_case_dice"][p] for p in learned_dice]
+    for rule in rules.values():
+        rule["mean_dice_halves"] = halves(rule["per_case_dice"], dataset)
     return {
         "benchmark": "scar_learned",
         "dataset": dataset,
@@ -218,7 +261,10 @@ def run(args: argparse.Namespace) -> dict:
             "arch": args.arch,
             "folds": args.folds,
             "mean_dice": cv["mean_dice"],
+            "mean_dice_halves": halves(learned_dice, dataset),
             "median_dice": cv["median_dice"],
+            "heldout_variants": heldout_variants(cases, work, args.folds, dataset),
+            "thresholds": cv["thresholds"],
             "per_case_dice": learned_dice,
             "burden_bland_altman_pct": cv["burden_bland_altman_pct"],
             "best_epochs": cv["best_epochs"],
@@ -248,6 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", choices=("unet", "swinunetr"), default="unet")
     parser.add_argument("--max-epochs", type=int, default=60)
     parser.add_argument("--patience", type=int, default=12)
+    parser.add_argument("--selection", choices=("val_dice", "val_loss", "last"), default="val_dice")
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    parser.add_argument("--loss", choices=("dice_ce", "tversky_ce"), default="dice_ce")
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--res-units", type=int, default=1, help="residual units per U-Net block")
+    parser.add_argument("--tune-threshold", action="store_true", help="threshold from the inner validation")
+    parser.add_argument("--flips", action="store_true", help="test-time flips in the saved models")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
     parser.add_argument("--limit", type=int, help="only the first N cases (smoke runs)")

@@ -15,6 +15,7 @@ from cardiopredict.cmr.learned import (
     LearnedScar,
     build_scar_network,
     model_inputs,
+    predict_probabilities,
     save_scar_model,
 )
 from cardiopredict.cmr.preprocess import preprocess_study
@@ -123,3 +124,19 @@ def test_model_inputs_are_the_pipelines_crops() -> None:
     assert cut.usable.all()
     np.testing.assert_array_equal(cut.x[:, 0], arrays.lge)
     np.testing.assert_array_equal(cut.x[:, 1], arrays.inputs[:, 0])
+
+
+def test_test_time_flips_make_predictions_flip_equivariant_and_are_recorded(tmp_path) -> None:
+    torch.manual_seed(0)
+    network = build_scar_network("unet", **TINY).eval()
+    x = np.random.default_rng(0).random((2, 2, 64, 64), dtype=np.float32)
+    x[:, 1] = (x[:, 1] > 0.3).astype(np.float32)
+    flipped = np.ascontiguousarray(x[..., ::-1])
+    plain = predict_probabilities(network, x)
+    averaged = predict_probabilities(network, x, flips=True)
+    again = predict_probabilities(network, flipped, flips=True)
+    np.testing.assert_allclose(again, averaged[..., ::-1], atol=1e-6)  # the four views cancel a flip
+    assert not np.allclose(plain, averaged) and (averaged[x[:, 1] < 0.5] < 1e-6).all()
+    folder = _saved(tmp_path)
+    assert LearnedScar.load(folder).describe()["test_time_flips"] is False
+    assert LearnedScar.load(folder, test_time_flips=True).describe()["test_time_flips"] is True

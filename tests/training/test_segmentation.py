@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -150,3 +151,36 @@ def test_the_network_learns_phantom_scar_it_never_saw() -> None:
         held_out_dice(trained),
         held_out_dice(untrained),
     )
+
+
+def test_a_fixed_cosine_budget_keeps_the_last_epoch_and_tunes_the_threshold_on_validation(cases) -> None:
+    from cardiopredict.training._scar_fit import THRESHOLD_GRID
+    from cardiopredict.training.segmentation import fit_scar_network
+
+    config = replace(TINY, max_epochs=3, selection="last", lr_schedule="cosine", tune_threshold=True)
+    _, history = fit_scar_network(cases[:3], cases[3:], config=config)
+    assert history["best_epoch"] == history["epochs_run"] == 3
+    rates = history["learning_rate"]
+    assert rates[0] == config.learning_rate and rates[0] > rates[1] > rates[2] > 0
+    assert None not in history["val_loss"] and None not in history["val_dice"]
+    assert history["threshold"] in THRESHOLD_GRID and len(history["threshold_dice"]) == len(THRESHOLD_GRID)
+    _, stopped = fit_scar_network(cases[:3], cases[3:], config=replace(config, selection="val_loss"))
+    assert stopped["best_epoch"] == 1 + int(np.argmin(stopped["val_loss"]))
+    _, final = fit_scar_network(cases, [], config=config, epochs=2)
+    assert final["epochs_run"] == 2 and final["threshold"] == config.threshold  # nothing to tune on
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"selection": "best"}, "selection='best'; choose one of"),
+        ({"lr_schedule": "step"}, "lr_schedule='step'"),
+        ({"loss": "focal"}, "loss='focal'"),
+        ({"threshold": 1.0}, r"threshold=1.0.*\(0, 1\)"),
+    ],
+)
+def test_unknown_training_options_are_refused_by_name(option, message) -> None:
+    from cardiopredict.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ScarTrainingConfig(**option)

@@ -115,7 +115,7 @@ def train_scar(
     seed: Annotated[int, typer.Option(help="Seed of folds, initialisation and augmentation.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     max_epochs: Annotated[
-        int | None, typer.Option(help="Most epochs per model (default 60; early stopping ends sooner).")
+        int | None, typer.Option(help="Epochs per model (default 40, a fixed budget with a cosine schedule).")
     ] = None,
     mvo: Annotated[
         bool, typer.Option("--mvo/--no-mvo", help="Count no-reflow / MVO (EMIDEC label 4) as scar.")

@@ -17,7 +17,8 @@ in 2-D, the option closest to the paper's Swin-UNet. Training lives in
 
 A model folder holds ``scar_model.safetensors`` (weights only; nothing is unpickled) and
 ``scar_model.json`` (format, architecture and its keyword arguments, preprocessing, which canonical
-labels counted as scar, the training-data fingerprint, the probability threshold, training summary).
+labels counted as scar, the training-data fingerprint, the probability threshold, whether the
+probabilities are averaged over the four flips of the crop (test-time augmentation), training summary).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
     "LearnedScar",
+    "ScarEnsemble",
     "ScarSegmentationNet",
     "build_scar_network",
     "model_inputs",
@@ -89,6 +91,28 @@ class ScarSegmentationNet(nn.Module):
         return logits.masked_fill(x[:, 1:2] < 0.5, OUTSIDE_LOGIT)
 
 
+class ScarEnsemble(nn.Module):
+    """Scar networks of one architecture whose probabilities are averaged.
+
+    Parameters
+    ----------
+    members : sequence of ScarSegmentationNet
+
+    Notes
+    -----
+    ``forward(x)`` returns the logit of the members' mean probability (batch, 1, S, S), equal to
+    ``OUTSIDE_LOGIT`` outside the myocardium, so an ensemble is used wherever one network is.
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probability = torch.stack([torch.sigmoid(member(x)) for member in self.members]).mean(dim=0)
+        return torch.logit(probability, eps=1e-7).masked_fill(x[:, 1:2] < 0.5, OUTSIDE_LOGIT)
+
+
 def build_scar_network(
     arch: str = "unet",
     *,
@@ -96,7 +120,8 @@ def build_scar_network(
     num_res_units: int = 2,
     feature_size: int = 12,
     dropout: float = 0.1,
-) -> ScarSegmentationNet:
+    members: int = 1,
+) -> nn.Module:
     """The scar network: MONAI residual U-Net (default) or 2-D SwinUNETR, 2 channels in, 1 logit out.
 
     Parameters
@@ -109,11 +134,29 @@ def build_scar_network(
     feature_size : int
         SwinUNETR embedding size (a multiple of 12).
     dropout : float
+    members : int
+        More than 1: a :class:`ScarEnsemble` of that many networks (trained separately).
 
     Returns
     -------
-    ScarSegmentationNet
+    ScarSegmentationNet or ScarEnsemble
     """
+    options = {
+        "channels": channels,
+        "num_res_units": num_res_units,
+        "feature_size": feature_size,
+        "dropout": dropout,
+    }
+    if int(members) < 1:
+        raise InputError(f"members={members}; give 1 (one network) or more (an ensemble).")
+    if int(members) > 1:
+        return ScarEnsemble([_build_one(arch, **options) for _ in range(int(members))])
+    return _build_one(arch, **options)
+
+
+def _build_one(
+    arch: str, *, channels: Sequence[int], num_res_units: int, feature_size: int, dropout: float
+) -> ScarSegmentationNet:
     from monai.networks.nets import SwinUNETR, UNet
 
     if arch == "unet":
@@ -222,15 +265,43 @@ def model_inputs(
 
 
 def predict_probabilities(
-    network: nn.Module, x: np.ndarray, *, batch_size: int = 16, device: str = "cpu"
+    network: nn.Module,
+    x: np.ndarray,
+    *,
+    batch_size: int = 16,
+    device: str = "cpu",
+    flips: bool = False,
 ) -> np.ndarray:
-    """Scar probability per crop pixel, float32 (n, size, size) (0 outside the myocardium channel)."""
+    """Scar probability per crop pixel.
+
+    Parameters
+    ----------
+    network : nn.Module
+    x : float32 ndarray of shape (n, 2, size, size)
+        Model inputs (:func:`model_inputs`).
+    batch_size : int
+    device : str
+    flips : bool
+        Test-time augmentation: average the probabilities of the crop and of its row, column and both
+        flips (each mapped back), at four times the cost.
+
+    Returns
+    -------
+    float32 ndarray of shape (n, size, size)
+        0 outside the myocardium channel (up to ``sigmoid(OUTSIDE_LOGIT)``).
+    """
     network.eval()
+    views = ((), (-2,), (-1,), (-2, -1)) if flips else ((),)
     out = np.zeros((len(x), *x.shape[2:]), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).to(device)
-            out[start : start + len(batch)] = torch.sigmoid(network(batch))[:, 0].cpu().numpy()
+            total = torch.zeros(batch.shape[0], *batch.shape[2:])
+            for dims in views:
+                view = torch.flip(batch, dims) if dims else batch
+                prob = torch.sigmoid(network(view))[:, 0]
+                total += (torch.flip(prob, dims) if dims else prob).cpu()  # (B, H, W): same dims
+            out[start : start + len(batch)] = (total / len(views)).numpy()
     return out
 
 
@@ -239,13 +310,15 @@ class LearnedScar:
 
     Parameters
     ----------
-    network : ScarSegmentationNet
+    network : ScarSegmentationNet or ScarEnsemble
     config : dict
         The model's ``scar_model.json``.
     source : str
         Where it was loaded from (for messages and ``describe()``).
     threshold : float, optional
-        Probability above which a pixel is scar (default: the model's, 0.5).
+        Probability above which a pixel is scar (default: the model's, else 0.5).
+    test_time_flips : bool, optional
+        Average over the four flips of each crop (default: the model's, else off).
     device : str
     """
 
@@ -258,6 +331,7 @@ class LearnedScar:
         *,
         source: str = "",
         threshold: float | None = None,
+        test_time_flips: bool | None = None,
         device: str = "cpu",
     ) -> None:
         self.network = network.to(device).eval()
@@ -266,14 +340,24 @@ class LearnedScar:
         self.threshold = float(config.get("threshold", 0.5) if threshold is None else threshold)
         if not 0.0 < self.threshold < 1.0:
             raise InputError(f"LearnedScar: threshold={self.threshold}; give a probability in (0, 1).")
+        self.test_time_flips = bool(
+            config.get("test_time_flips", False) if test_time_flips is None else test_time_flips
+        )
         self.device = device
         self.preprocessing = dict(config["preprocessing"])
 
     @classmethod
     def load(
-        cls, directory: str | Path, *, threshold: float | None = None, device: str = "cpu"
+        cls,
+        directory: str | Path,
+        *,
+        threshold: float | None = None,
+        test_time_flips: bool | None = None,
+        device: str = "cpu",
     ) -> LearnedScar:
         """Load ``scar_model.json`` + ``scar_model.safetensors`` from ``directory``.
+
+        ``threshold`` and ``test_time_flips`` override the model's own (see the class).
 
         Raises
         ------
@@ -299,7 +383,14 @@ class LearnedScar:
                 f"({str(error).splitlines()[0]}); the two files come from different models."
             ) from error
         config = {**config, "weights_sha256": sha256_file(weights)}
-        return cls(network, config, source=str(folder), threshold=threshold, device=device)
+        return cls(
+            network,
+            config,
+            source=str(folder),
+            threshold=threshold,
+            test_time_flips=test_time_flips,
+            device=device,
+        )
 
     def __call__(
         self,
@@ -321,7 +412,9 @@ class LearnedScar:
         )
         scar = np.zeros(images.shape, dtype=bool)
         if cut.usable.any():
-            probability = predict_probabilities(self.network, cut.x[cut.usable], device=self.device)
+            probability = predict_probabilities(
+                self.network, cut.x[cut.usable], device=self.device, flips=self.test_time_flips
+            )
             for k, prob in zip(np.flatnonzero(cut.usable), probability, strict=True):
                 back = oriented_uncrop(
                     prob,
@@ -347,6 +440,7 @@ class LearnedScar:
             "training_data_sha256": self.config["training_data"]["sha256"],
             "scar_labels": self.config["scar_labels"],
             "threshold": self.threshold,
+            "test_time_flips": self.test_time_flips,
             "preprocessing": self.preprocessing,
         }
 
@@ -363,13 +457,14 @@ def save_scar_model(
     size: int = DEFAULT_CROP_SIZE,
     target_spacing_mm: float = DEFAULT_TARGET_SPACING_MM,
     threshold: float = 0.5,
+    test_time_flips: bool = False,
 ) -> Path:
     """Write ``scar_model.safetensors`` then ``scar_model.json`` (last: a folder without it is unfinished).
 
     Parameters
     ----------
     network : nn.Module
-        The trained :class:`ScarSegmentationNet`.
+        The trained :class:`ScarSegmentationNet` (or :class:`ScarEnsemble`).
     directory : path
     arch, network_kwargs
         As given to :func:`build_scar_network`.
@@ -383,6 +478,8 @@ def save_scar_model(
         The preprocessing the network was trained on.
     threshold : float
         Probability threshold for a scar pixel.
+    test_time_flips : bool
+        Whether the probabilities are averaged over the four flips of each crop.
 
     Returns
     -------
@@ -402,6 +499,7 @@ def save_scar_model(
             "preprocessing": pipeline_preprocessing(size=size, target_spacing_mm=target_spacing_mm),
             "scar_labels": [int(v) for v in scar_labels],
             "threshold": float(threshold),
+            "test_time_flips": bool(test_time_flips),
             "training_data": dict(training_data),
             "training": dict(training or {}),
         },

@@ -1,11 +1,14 @@
 """Training the learned scar segmenter: labelled cases, the fit loop, patient-level k-fold, resume.
 
 ``cardiopredict cmr train-scar`` runs :func:`cross_validate_scar` on the cases of a manifest: each of
-``folds`` folds trains on the other folds' patients with an inner validation split (patients) for early
-stopping, saves its model and scores every held-out case at the acquired resolution with the benchmark's
-definition (:func:`cardiopredict.cmr.scar.scar_dice`, pooled over the case's slices); then a final model
-is trained on all cases for the median of the folds' best epochs. A fold whose ``heldout.json`` exists
-is not trained again (resume), provided the cases and options are the same (``run.json``).
+``folds`` folds trains on the other folds' patients with an inner validation split (patients) for model
+selection (early stopping, or none with ``selection="last"``) and, with ``tune_threshold``, the
+probability threshold; it saves its model and scores every held-out case at the acquired resolution with
+the benchmark's definition (:func:`cardiopredict.cmr.scar.scar_dice`, pooled over the case's slices).
+Then a final model is trained on all cases for the median of the folds' best epochs (``max_epochs`` with
+``selection="last"``), with the median of the folds' thresholds. Nothing is fitted on a held-out case. A
+fold whose ``heldout.json`` exists is not trained again (resume), provided the cases and options are the
+same (``run.json``).
 
 Output folder::
 
@@ -164,7 +167,7 @@ def cross_validate_scar(
     run["config"]["channels"] = list(config.channels)
     run["config"]["scar_labels"] = list(config.scar_labels)
     _check_resume(out, run, fresh=fresh)
-    with _EpochBar(progress, total=config.max_epochs * (folds + int(final))) as bar:
+    with _EpochBar(progress, total=config.max_epochs * config.ensemble * (folds + int(final))) as bar:
         results = [_run_fold(cases, assigned, k, out, config, bar) for k in range(folds)]
         final_info = _train_final(cases, results, out, config, run["data_sha256"], bar) if final else None
     return _summarise(cases, results, final_info, out, config)
@@ -174,13 +177,13 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
     folder = out / f"fold{k}"
     done = folder / HELDOUT_FILE
     if done.is_file():
-        bar.skip(config.max_epochs, f"fold {k}: done earlier")
+        bar.skip(config.max_epochs * config.ensemble, f"fold {k}: done earlier")
         return json.loads(done.read_text(encoding="utf-8"))
     held = [c for c, f in zip(cases, assigned, strict=True) if f == k]
     rest = [c for c, f in zip(cases, assigned, strict=True) if f != k]
     train, val = _inner_validation(rest, config.validation_fraction, config.seed + k)
     network, history = fit_scar_network(train, val, config=config, on_epoch=bar.epoch(f"fold {k}", config))
-    bar.finish_fold(config.max_epochs - history["epochs_run"])
+    bar.finish_fold(config.max_epochs * config.ensemble - history["total_epochs"])
     save_scar_model(
         network,
         folder,
@@ -192,7 +195,8 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
             "patients": [c.patient_id for c in train + val],
         },
         training={**history, "validation_patients": [c.patient_id for c in val]},
-        threshold=config.threshold,
+        threshold=history["threshold"],
+        test_time_flips=config.test_time_flips,
     )
     segmenter = LearnedScar.load(folder, device=config.device)
     started = time.perf_counter()
@@ -203,6 +207,7 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
         "per_case": per_case,
         "best_epoch": history["best_epoch"],
         "epochs_run": history["epochs_run"],
+        "threshold": history["threshold"],
         "train_seconds": history["seconds"],
         "inference_slices_per_s": round(sum(c.images.shape[0] for c in held) / max(seconds, 1e-9), 2),
         "train_patients": [c.patient_id for c in train],
@@ -215,13 +220,18 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
 def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     folder = out / "final"
     if (folder / "scar_model.json").is_file():
-        bar.skip(config.max_epochs, "final: done earlier")
+        bar.skip(config.max_epochs * config.ensemble, "final: done earlier")
         return json.loads((folder / "scar_model.json").read_text(encoding="utf-8"))["training"]
-    epochs = int(np.median([r["best_epoch"] for r in results])) if results else config.max_epochs
+    epochs = config.max_epochs
+    if results and config.selection != "last":
+        epochs = int(np.median([r["best_epoch"] for r in results]))
+    threshold = config.threshold
+    if results and config.tune_threshold:
+        threshold = float(np.median([r.get("threshold", config.threshold) for r in results]))
     network, history = fit_scar_network(
         cases, [], config=config, epochs=epochs, on_epoch=bar.epoch("final", config)
     )
-    bar.finish_fold(config.max_epochs - history["epochs_run"])
+    bar.finish_fold(config.max_epochs * config.ensemble - history["total_epochs"])
     patients = [c.patient_id for c in cases]
     save_scar_model(
         network,
@@ -230,10 +240,11 @@ def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # ty
         network_kwargs=config.network_kwargs(),
         scar_labels=config.scar_labels,
         training_data={"sha256": sha, "patients": patients},
-        training=history,
-        threshold=config.threshold,
+        training={**history, "threshold": threshold},
+        threshold=threshold,
+        test_time_flips=config.test_time_flips,
     )
-    return history
+    return {**history, "threshold": threshold}
 
 
 def _summarise(cases, results, final_info, out, config) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -252,6 +263,7 @@ def _summarise(cases, results, final_info, out, config) -> dict[str, Any]:  # ty
         "per_case_dice": dict(zip(table.patient_id, table.dice, strict=True)),
         "train_seconds_per_fold": [r["train_seconds"] for r in results],
         "best_epochs": [r["best_epoch"] for r in results],
+        "thresholds": [r.get("threshold") for r in results],
         "inference_slices_per_s": [r["inference_slices_per_s"] for r in results],
         "final_model": None if final_info is None else str(out / "final"),
         "final_train_seconds": None if final_info is None else final_info.get("seconds"),
