@@ -65,14 +65,15 @@ def _folder_digest(folder):
     return digest.hexdigest()
 
 
-# Whole-folder sha256 (relative paths + bytes, sorted) of cohorts written by the code of commit 981354b
-# (before cohort/synthetic.py was cut into _crt_model, _cardiomyopathy_model and _cohort_writer, and before
-# it wrote xlsx through ecg.io.write_xlsx_sheets). A change here is a change of the cohorts.
+# Whole-folder sha256 (relative paths + bytes, sorted) of the cohorts, re-recorded on 2026-12-02 when the
+# simulated QRS edges were slowed by default (QRS_EDGE_RAMP = 0.35) and the LBBB, IVCD and fragmentation
+# waves re-designed for it (issue 16): manifest.csv and oracle.csv kept their bytes, only the ECG files
+# changed. The earlier digests were those of commit 981354b. A change here is a change of the cohorts.
 RECORDED_DIGESTS = {
-    ("crt", "csv"): "219219721d3d0ee5479498b04ae017cdc1463cb92349c970f702eac7cfcde749",
-    ("crt", "xlsx"): "b8fb8fd43c63d201d1d32515351c1502c6c9aefcb010930c7d3ff2e142765690",
-    ("cm", "csv"): "72360777ab7f366e554e3ecde854f5bf95f3746d87e031d806e722204028dcd7",
-    ("cm", "xlsx"): "5f7fad13fb2d9268fcf8e26d304e4735e74f891edf1cd6adce7d91f87aed9ad2",
+    ("crt", "csv"): "9df4d9d1ef6303578d87e830e863a246feb6f6900877c5e4093cfc6c656894c6",
+    ("crt", "xlsx"): "66e1a4c25f87ab8a7881e3dfe5cf25b47dc2084007a94e95235917c360f0481f",
+    ("cm", "csv"): "02bb2377e0143892472a68c12d0e89a177f160f6c2056b8b9c847afbf2c9398f",
+    ("cm", "xlsx"): "eabaa5aa85741ae9e8ce56721f23d2a0304fa8f284c3b23f1760111676a3de67",
 }
 
 

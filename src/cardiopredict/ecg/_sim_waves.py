@@ -142,12 +142,15 @@ def lbbb_qrs(
     q = qrs_ms
     lateral_centre = notch_fraction * q
     lateral_half = max(q - 8.0 - lateral_centre, 0.12 * q)
-    # septal/anterior LV bump: centred earlier and narrower when the notch is deep
+    # septal/anterior LV bump: centred earlier and narrower when the notch is deep. It is smaller and more
+    # posterior than the lateral-wall force: the leftward force grows as the slow trans-septal wavefront
+    # reaches the lateral wall, so the R in V5/V6 peaks late (R-peak time > 60 ms, AHA 2009), also when the
+    # QRS rises slowly out of the baseline (QRS_EDGE_RAMP in simulate.py; issue 16)
     first_centre = 0.26 * q + (1 - notch_depth) * 0.1 * q
     first_half = min(first_centre - 4.0, 0.2 * q + (1 - notch_depth) * 0.2 * q)
     waves = (
         Wave(0.08 * q, 0.08 * q, 0.22, 0.04, -0.02),  # septum activated from the right: leftward, no q
-        Wave(first_centre, first_half, 0.7 * amplitude, 0.15 * amplitude, 0.75 * amplitude),
+        Wave(first_centre, first_half, 0.5 * amplitude, 0.15 * amplitude, 0.8 * amplitude),
         Wave(
             lateral_centre,
             lateral_half,
@@ -214,9 +217,19 @@ def pvc_qrs(*, qrs_ms: float = 160.0, amplitude: float = 1.6, origin: str = "rvo
 
 
 def fragmentation(
-    qrs: tuple[Wave, ...], *, territory: str, n_notches: int = 3, amplitude_mv: float = 0.2
+    qrs: tuple[Wave, ...],
+    *,
+    territory: str,
+    n_notches: int = 3,
+    amplitude_mv: float = 0.2,
+    notch_half_width_ms: float = 7.5,
 ) -> tuple[Wave, ...]:
-    """Add ``n_notches`` narrow alternating bumps in the direction of a territory (scar-related fQRS)."""
+    """Add ``n_notches`` narrow alternating bumps in the direction of a territory (scar-related fQRS).
+
+    ``notch_half_width_ms`` is in designed time: the edge ramp of :mod:`cardiopredict.ecg.simulate`
+    (``QRS_EDGE_RAMP = 0.35``) runs the middle of the QRS 1 / (1 - 0.35) times faster, so 7.5 ms renders
+    a notch about 5 ms wide on each side of its centre, as the 5 ms bumps rendered before the ramp (issue 16).
+    """
     directions = {
         "anterior": np.array([0.2, 0.0, -1.0]),
         "lateral": np.array([1.0, -0.3, 0.2]),
@@ -227,7 +240,9 @@ def fragmentation(
     start, end = extent_ms(qrs)
     d = directions[territory] * amplitude_mv
     positions = np.linspace(start + 0.3 * (end - start), start + 0.75 * (end - start), n_notches)
-    notches = tuple(Wave(float(c), 5.0, *(d * (1 if k % 2 == 0 else -1))) for k, c in enumerate(positions))
+    notches = tuple(
+        Wave(float(c), notch_half_width_ms, *(d * (1 if k % 2 == 0 else -1))) for k, c in enumerate(positions)
+    )
     return (*qrs, *notches)
 
 
