@@ -50,3 +50,23 @@ def test_keep_flagged_keeps_the_patient_and_reports_the_flags(crt_cohort, tmp_pa
     assert others == ["", "", ""]
     measured = cohort.extras["measurements"]["ecg_pre"][pid]
     assert measured["lbbb_aha"] is None  # chest leads flat: not assessable, never a definite negative
+
+
+def test_a_model_of_qrs_windows_skips_the_rr_window_and_nothing_else(crt_cohort):
+    import numpy as np
+
+    from cardiopredict.errors import ConfigError
+    from cardiopredict.features import record_features
+
+    table = pd.read_csv(crt_cohort, dtype={"patient_id": str})
+    record = read_ecg(crt_cohort.parent / table.loc[0, "ecg_pre"])
+    window = ECGWindowConfig()
+    full, _ = record_features(record, window)
+    qrs_only, _ = record_features(record, window, features=frozenset({"qrs"}))
+    assert np.array_equal(full.qrs, qrs_only.qrs) and full.measurements == qrs_only.measurements
+    assert full.rr.size > 0 and full.rr_features.size == 4
+    assert qrs_only.rr.size == 0 and qrs_only.rr_features.size == 0
+    with_rr, _ = record_features(record, window, features=frozenset({"rr_features"}))
+    assert np.array_equal(with_rr.rr_features, full.rr_features)
+    with pytest.raises(ConfigError, match="qrs_window"):
+        record_features(record, window, features=frozenset({"qrs_window"}))

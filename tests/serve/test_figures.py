@@ -151,3 +151,22 @@ def test_a_dead_worker_gives_503_and_the_workers_restart(process_client, crt_fil
     assert response.status_code == 503 and response.json()["error"] == "ServiceUnavailable"
     again = process_client.post(PREDICT, files=crt_files)
     assert again.status_code == 200, again.text
+
+
+def test_grid_marks_every_pacing_stimulus_with_a_dotted_line():
+    from cardiopredict.ecg import delineate
+    from cardiopredict.ecg.simulate import simulate_ecg
+    from cardiopredict.plots.ecg_grid import INK, ecg_grid_png
+
+    record = simulate_ecg("biv_paced", seed=0)
+    delineation = delineate(record)
+    spikes = delineation.pacing_spikes
+    assert spikes is not None and len(spikes) >= 5
+    pixels = np.asarray(_image(ecg_grid_png(record, delineation, dpi=80)))
+    columns = np.flatnonzero((pixels == INK["pacing"]).sum(axis=0) > 50)  # dashes down the page
+    runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+    shown = spikes[spikes < min(record.n_samples, 10 * record.fs)]
+    assert len(runs) == len(shown)
+    rows = np.flatnonzero(pixels[:, columns[0]] == INK["pacing"])
+    dashes = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    assert len(dashes) >= 20 and max(len(d) for d in dashes) <= 4  # dotted: dashes of 4 pixels

@@ -21,7 +21,7 @@ from cardiopredict.ecg import delineate, measure, qrs_window, quality_issues, rr
 from cardiopredict.ecg.delineation import QRSDelineation
 from cardiopredict.ecg.io import read_ecg
 from cardiopredict.ecg.record import ECGRecord
-from cardiopredict.errors import DelineationError, SignalQualityError
+from cardiopredict.errors import ConfigError, DelineationError, SignalQualityError
 
 __all__ = [
     "ECG_FEATURES",
@@ -88,13 +88,24 @@ def extract_features(path: Path, window: ECGWindowConfig, *, sex: str | None = N
 
 
 def record_features(
-    record: ECGRecord, window: ECGWindowConfig, *, sex: str | None = None, source: str = "ECG"
+    record: ECGRecord,
+    window: ECGWindowConfig,
+    *,
+    sex: str | None = None,
+    source: str = "ECG",
+    features: frozenset[str] | None = None,
 ) -> tuple[ECGFeatures, QRSDelineation]:
     """:func:`extract_features` of a record already read, and the delineation it measured on.
 
     For callers that also need the record and its delineation (the scoring service draws them), so
     that a file is read and delineated once. ``source`` names the record in error messages.
+    ``features`` (names of :data:`ECG_FEATURES`) limits the windows built to what a model reads: a
+    model of QRS windows only skips the RR window, whose arrays are then empty (the measurements are
+    always made). None builds all.
     """
+    unknown = set(features or ()) - set(ECG_FEATURES)
+    if unknown:
+        raise ConfigError(f"features={sorted(unknown)}: choose among {ECG_FEATURES}.")
     issues = quality_issues(record)
     if issues and window.quality == "exclude":
         raise SignalQualityError(
@@ -110,16 +121,19 @@ def record_features(
     qrs = qrs_window(
         record, delineation, n_samples=window.qrs_samples, mode=window.qrs_mode, normalize=window.normalize
     )
-    rr = rr_window(record, delineation, n_samples=window.rr_samples, normalize=window.normalize)
+    rr_window_, rr_features = np.zeros((0,), np.float32), np.zeros((0,), np.float32)
+    if features is None or features & {"rr", "rr_features"}:
+        rr = rr_window(record, delineation, n_samples=window.rr_samples, normalize=window.normalize)
+        rr_window_, rr_features = rr.window, rr.rr_features
     measurements = measure(record, delineation, sex=sex).to_dict()
     measurements["quality"] = describe_quality(issues)
-    features = ECGFeatures(
+    result = ECGFeatures(
         qrs=np.asarray(qrs, dtype=np.float32),
-        rr=np.asarray(rr.window, dtype=np.float32),
-        rr_features=np.asarray(rr.rr_features, dtype=np.float32),
+        rr=np.asarray(rr_window_, dtype=np.float32),
+        rr_features=np.asarray(rr_features, dtype=np.float32),
         measurements=to_jsonable(measurements),
     )
-    return features, delineation
+    return result, delineation
 
 
 def _config_key(window: ECGWindowConfig, sex: str | None) -> str:

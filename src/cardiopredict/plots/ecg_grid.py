@@ -70,7 +70,7 @@ def ecg_grid_png(
         _draw_marks(draw, frame, delineation, record.fs, first, last)
     _draw_grid(draw, frame, dpi=dpi, start_s=first / record.fs)
     for row, (lead, trace) in enumerate(zip(order, traces, strict=True)):
-        zero = frame.zero_line(row, trace)
+        zero = frame.zero_line(row)
         draw_polyline(draw, frame.x(np.arange(len(trace)) / record.fs), zero - trace * frame.px_per_mv)
         draw.text((frame.left - 0.08 * dpi, zero), lead, fill=INK["text"], anchor="rm", font=font(9, dpi))
     if title is None:
@@ -126,8 +126,18 @@ def plot_ecg_grid(
 class _Frame:
     """Pixel geometry of the page: margins, one row per lead, a gain shared by every lead."""
 
-    def __init__(self, width: int, height: int, n_rows: int, shown_s: float, row_mv: float, dpi: int):
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        bounds: list[np.ndarray | None],
+        shown_s: float,
+        row_mv: float,
+        dpi: int,
+    ):
+        n_rows = len(bounds)
         self.width, self.height, self.n_rows, self.shown_s = width, height, n_rows, shown_s
+        self.bounds = bounds
         self.left, self.right = 0.55 * dpi, width - 0.15 * dpi
         self.top, self.bottom = 0.42 * dpi, height - 0.32 * dpi
         self.row_px = (self.bottom - self.top) / max(n_rows, 1)
@@ -136,22 +146,32 @@ class _Frame:
 
     @classmethod
     def of(cls, traces: np.ndarray, shown_s: float, *, dpi: int) -> _Frame:
-        finite = [t[np.isfinite(t)] for t in traces]
-        spans = [float(np.ptp(np.percentile(t, [0.5, 99.5]))) for t in finite if t.size]
+        bounds = _robust_bounds(traces)
+        spans = [float(b[1] - b[0]) for b in bounds if b is not None]
         row_mv = float(np.clip(np.ceil(max(spans, default=0.0) / GRID_MV) * GRID_MV, 2.0, 5.0))
         width = round(max(8.0, 1.6 * shown_s) * dpi)
-        return cls(width, round(1.1 * len(traces) * dpi), len(traces), shown_s, row_mv, dpi)
+        return cls(width, round(1.1 * len(traces) * dpi), bounds, shown_s, row_mv, dpi)
 
     def x(self, seconds: Any) -> Any:
         return self.left + np.asarray(seconds) * self.px_per_s
 
-    def zero_line(self, row: int, trace: np.ndarray) -> float:
+    def zero_line(self, row: int) -> float:
         """Pixel row of 0 mV of lead ``row``: the middle of its range placed mid-row, on a grid line."""
-        finite = trace[np.isfinite(trace)]
-        middle = 0.5 * float(np.sum(np.percentile(finite, [0.5, 99.5]))) if finite.size else 0.0
+        bounds = self.bounds[row]
+        middle = 0.5 * float(np.sum(bounds)) if bounds is not None else 0.0
         centre = self.top + (row + 0.5) * self.row_px + middle * self.px_per_mv
         step = GRID_MV * self.px_per_mv
         return self.top + round((centre - self.top) / step) * step
+
+
+def _robust_bounds(traces: np.ndarray) -> list[np.ndarray | None]:
+    """The 0.5th and 99.5th percentiles of each trace's finite samples (None: no finite sample)."""
+    finite = np.isfinite(traces)
+    if finite.all():
+        return list(np.percentile(traces, [0.5, 99.5], axis=1).T)
+    return [
+        np.percentile(t[ok], [0.5, 99.5]) if ok.any() else None for t, ok in zip(traces, finite, strict=True)
+    ]
 
 
 def _draw_grid(draw: Any, frame: _Frame, *, dpi: int, start_s: float) -> None:
@@ -178,10 +198,13 @@ def _draw_marks(
         colour = INK["valid"] if delineation.valid[k] else INK["flagged"]
         draw.rectangle((onset, frame.top, offset, frame.bottom), fill=colour)
     spikes = delineation.pacing_spikes if delineation.pacing_spikes is not None else np.zeros(0)
-    for spike in spikes[(spikes >= first) & (spikes < last)]:
-        x = float(frame.x((spike - first) / fs))
-        for y in np.arange(frame.top, frame.bottom, 6.0):
-            draw.line((x, y, x, min(y + 3.0, frame.bottom)), fill=INK["pacing"])
+    shown_spikes = spikes[(spikes >= first) & (spikes < last)]
+    if len(shown_spikes):
+        xs = np.floor(frame.x((shown_spikes - first) / fs)).astype(int)  # Pillow truncates coordinates
+        starts = np.arange(frame.top, frame.bottom, 6.0)
+        ys = np.concatenate([np.arange(int(y), int(min(y + 3.0, frame.bottom)) + 1) for y in starts])
+        points = np.column_stack([np.repeat(xs, len(ys)), np.tile(ys, len(xs))])
+        draw.point(points.ravel().tolist(), fill=INK["pacing"])  # the dashes of every stimulus line
 
 
 def _default_title(

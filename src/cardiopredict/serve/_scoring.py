@@ -131,7 +131,10 @@ def _read(name: str, path: Path, model: ServedModel, *, sex: str | None) -> ECGU
 
     try:
         record = read_ecg(_ecg_file(name, path))
-        features, delineation = record_features(record, model.window, sex=sex, source=str(path))
+        needed = frozenset(item["feature"] for item in model.spec.values())
+        features, delineation = record_features(
+            record, model.window, sex=sex, source=str(path), features=needed
+        )
         return ECGUpload(record=record, delineation=delineation, features=features)
     except CardioPredictError as error:
         error.args = (_without_path(error, name, path),)

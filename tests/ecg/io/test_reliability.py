@@ -220,3 +220,17 @@ def test_xml_with_an_unknown_encoding_is_named(tmp_path, vendor_signal):
     path.write_bytes(muse_xml(vendor_signal).replace(b'encoding="ISO-8859-1"', b'encoding="ISO-1"'))
     with pytest.raises(CorruptFileError, match=r"enc\.xml declares an unknown character encoding"):
         read_ecg(path)
+
+
+def test_lead_flags_are_computed_anew_when_the_samples_change(record):
+    from cardiopredict.ecg.io._quality import lead_flags
+
+    signal = record.signal.copy()
+    first = lead_flags(signal, record.fs, record.leads)
+    assert first["V1"] == []
+    first["V1"].append("flat")  # the caller's copy: the kept answer must not change with it
+    assert lead_flags(signal.copy(), record.fs, record.leads)["V1"] == []
+    signal[record.leads.index("V1")] = 0.0  # changed in place: same array object, new samples
+    assert lead_flags(signal, record.fs, record.leads)["V1"] == ["flat"]
+    assert quality_issues(record.replace(signal=signal))["V1"] == ["flat"]
+    assert "V1" not in quality_issues(record)

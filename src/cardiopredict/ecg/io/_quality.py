@@ -168,6 +168,10 @@ def _trim_and_check_gaps(signal: np.ndarray, fs: float, *, source: str) -> tuple
 def lead_flags(signal: np.ndarray, fs: float, leads: tuple[str, ...]) -> dict[str, list[str]]:
     """Flags of each lead computed from the samples alone (no file needed).
 
+    The reader, the features and the measurements each ask for the flags of the same record; the last
+    answer is kept with a copy of its samples and given again (as a new dict) only when the samples,
+    the rate and the leads are the same bit for bit, so a record changed in memory is judged anew.
+
     Parameters
     ----------
     signal : ndarray of shape (n_leads, n_samples), mV
@@ -181,6 +185,31 @@ def lead_flags(signal: np.ndarray, fs: float, leads: tuple[str, ...]) -> dict[st
         Lead -> flags among ``all_nan``, ``nan_run``, ``non_finite`` (±inf still in the signal), ``huge``,
         ``flat``, ``clipped``, ``amplitude``; an empty list for a clean lead.
     """
+    global _LAST_FLAGS
+    array = np.asarray(signal)
+    last = _LAST_FLAGS  # one read: another thread may replace it meanwhile
+    if last is not None and _same_samples(last, array, fs, leads):
+        return {lead: list(flags) for lead, flags in last[3].items()}
+    out = _compute_lead_flags(array, fs, leads)
+    _LAST_FLAGS = (array.copy(), float(fs), tuple(leads), {lead: tuple(f) for lead, f in out.items()})
+    return out
+
+
+_LAST_FLAGS: tuple[np.ndarray, float, tuple[str, ...], dict[str, tuple[str, ...]]] | None = None
+
+
+def _same_samples(last: tuple, array: np.ndarray, fs: float, leads: tuple[str, ...]) -> bool:
+    samples, rate, names, _ = last
+    return (
+        rate == float(fs)
+        and names == tuple(leads)
+        and samples.dtype == array.dtype
+        and samples.shape == array.shape
+        and np.array_equal(samples, array, equal_nan=array.dtype.kind == "f")
+    )
+
+
+def _compute_lead_flags(signal: np.ndarray, fs: float, leads: tuple[str, ...]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for lead, row in zip(leads, np.asarray(signal, dtype=np.float64), strict=True):
         finite = np.isfinite(row)
