@@ -270,21 +270,11 @@ def _cardiomyopathy(metrics: Mapping[str, Any]) -> dict[str, Any]:
     for task, per_input in table3.items():
         pairs = _delong_pairs(delong.get(task) or {})
         baseline_name = next((reference for _, reference in pairs), baseline_name)
-        cells = [
-            {
-                "pooled": _auc_with_ci(per_input[name]),
-                "mean_sd": _mean_sd(per_input[name]),
-                "p": _p_value(pairs.get((name, baseline_name))),
-            }
-            if name in per_input
-            else None
-            for name in inputs
-        ]
         baseline = baselines.get(task)
         rows.append(
             {
                 "task": task,
-                "cells": cells,
+                "cells": _table3_cells(per_input, inputs, pairs, baseline_name),
                 "baseline": {"pooled": _auc_with_ci(baseline), "mean_sd": _mean_sd(baseline)}
                 if baseline
                 else None,
@@ -296,27 +286,44 @@ def _cardiomyopathy(metrics: Mapping[str, Any]) -> dict[str, Any]:
         if task in baselines:
             blocks[baseline_name] = ("baseline", baselines[task])
         details.append({"task": task, "table1": _table1(blocks, pairs, [baseline_name])})
-    multiclass = []
-    for name, summary in (metrics.get("multiclass") or {}).items():
-        classes = [str(c) for c in summary.get("class_names") or []]
-        multiclass.append(
-            {
-                "name": name,
-                "macro_auc": _number(summary.get("macro_auc")),
-                "accuracy": _number(summary.get("accuracy")),
-                "auc_ovr": {str(k): _number(v) for k, v in (summary.get("auc_ovr") or {}).items()},
-                "classes": classes,
-                "confusion": [
-                    {"true": classes[i] if i < len(classes) else str(i), "counts": [int(c) for c in row]}
-                    for i, row in enumerate(summary.get("confusion_matrix") or [])
-                ],
-            }
-        )
+    multiclass = [_multiclass(name, summary) for name, summary in (metrics.get("multiclass") or {}).items()]
     return {
         "table3": {"inputs": inputs, "baseline": baseline_name, "rows": rows} if rows else None,
         "details": details,
         "multiclass": multiclass,
         "class_counts": {str(k): int(v) for k, v in (metrics.get("class_counts") or {}).items()},
+    }
+
+
+def _table3_cells(
+    per_input: Mapping[str, Any], inputs: list[str], pairs: Mapping[tuple[str, str], Any], baseline_name: str
+) -> list[dict[str, Any] | None]:
+    """One Table 3 cell per input (pooled AUC, mean ± SD, DeLong p vs the baseline); None where absent."""
+    return [
+        {
+            "pooled": _auc_with_ci(per_input[name]),
+            "mean_sd": _mean_sd(per_input[name]),
+            "p": _p_value(pairs.get((name, baseline_name))),
+        }
+        if name in per_input
+        else None
+        for name in inputs
+    ]
+
+
+def _multiclass(name: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A multiclass model's macro AUC, accuracy, one-vs-rest AUCs and confusion matrix, for the template."""
+    classes = [str(c) for c in summary.get("class_names") or []]
+    return {
+        "name": name,
+        "macro_auc": _number(summary.get("macro_auc")),
+        "accuracy": _number(summary.get("accuracy")),
+        "auc_ovr": {str(k): _number(v) for k, v in (summary.get("auc_ovr") or {}).items()},
+        "classes": classes,
+        "confusion": [
+            {"true": classes[i] if i < len(classes) else str(i), "counts": [int(c) for c in row]}
+            for i, row in enumerate(summary.get("confusion_matrix") or [])
+        ],
     }
 
 

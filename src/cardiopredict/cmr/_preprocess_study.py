@@ -366,6 +366,24 @@ def preprocess_study(
         return excluded_arrays(pid, size, reason, dropped)
     selected = select_slices(study, found.usable, max_slices=max_slices, myo_mask=myo_all)
     dropped += [f"slice {k}: not selected" for k in found.usable if k not in selected]
+    return _selected_arrays(
+        study, myo_all, found, selected, dropped, segmenter, size=size, target_spacing_mm=target_spacing_mm
+    )
+
+
+def _selected_arrays(
+    study: LGEStudy,
+    myo_all: np.ndarray,
+    found: _Orientation,
+    selected: list[int],
+    dropped: list[str],
+    segmenter: ScarSegmenter,
+    *,
+    size: int,
+    target_spacing_mm: float,
+) -> PatientArrays:
+    """Scar, burden and oriented crops of the ``selected`` slices; an excluded patient when one fails."""
+    pid = study.patient_id
     spacing = study.pixel_spacing_mm
     images, myo = study.images[selected], myo_all[selected]
     try:

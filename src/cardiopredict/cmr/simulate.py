@@ -118,12 +118,7 @@ def simulate_lge_phantom(
         Canonical labels, epi/endo contours (64 vertices) and inferior insertion points per slice;
         ``meta`` holds the parameters (``rotation_deg``, ``territory`` ...) and ``slice_thickness_mm``.
     """
-    if n_slices < 1:
-        raise InputError(f"simulate_lge_phantom: n_slices={n_slices}; give at least 1.")
-    if not 0.0 < transmurality <= 1.0:
-        raise InputError(f"simulate_lge_phantom: transmurality={transmurality}; give a fraction in (0, 1].")
-    if territory is not None and territory not in TERRITORY_CENTRE_DEG:
-        raise InputError(f"simulate_lge_phantom: territory={territory!r}; choose LAD, LCx, RCA or None.")
+    _check_phantom_options(n_slices, transmurality, territory)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     H, W = shape
     dr, dc = pixel_spacing_mm
@@ -167,6 +162,16 @@ def simulate_lge_phantom(
         },
         patient_id=patient_id,
     )
+
+
+def _check_phantom_options(n_slices: int, transmurality: float, territory: Territory | None) -> None:
+    """Refuse the options of :func:`simulate_lge_phantom` that draw no sensible phantom."""
+    if n_slices < 1:
+        raise InputError(f"simulate_lge_phantom: n_slices={n_slices}; give at least 1.")
+    if not 0.0 < transmurality <= 1.0:
+        raise InputError(f"simulate_lge_phantom: transmurality={transmurality}; give a fraction in (0, 1].")
+    if territory is not None and territory not in TERRITORY_CENTRE_DEG:
+        raise InputError(f"simulate_lge_phantom: territory={territory!r}; choose LAD, LCx, RCA or None.")
 
 
 def _standard_view(
@@ -476,19 +481,12 @@ def simulate_infarct_lge(
     }
     offset_px = np.array([-spec.centre_offset_mm[1], spec.centre_offset_mm[0]]) / d
     centres = np.array([H / 2.0, W / 2.0]) + offset_px + rng.normal(0.0, 1.0, (n, 2))
-    # Heart geometry only inside a box holding the LV and the RV (the RV reaches 1.8 epicardial radii).
-    reach = int(np.ceil((1.9 * float(g["r_endo_mm"].max() + g["wall_mm"].max())) / d)) + 3
-    top, left = (max(int(v) - reach, 0) for v in centres.mean(axis=0))
-    box = (slice(None), slice(top, min(top + 2 * reach, H)), slice(left, min(left + 2 * reach, W)))
+    box = _heart_box(g, centres, spec)
     labels = np.zeros((n, H, W), dtype=np.uint8)
     images = np.repeat(_body(spec)[None], n, axis=0)
     masks = _paint_heart(spec, g, centres, box, labels[box], images[box], rng)
     images = _acquire(spec, images, centres, box, rng)
-    truth = []
-    for mask in masks:
-        full = np.zeros((n, H, W), dtype=bool)
-        full[box] = mask
-        truth.append(full)
+    truth = [_in_full_stack(mask, box, (n, H, W)) for mask in masks]
     theta, spacing = np.deg2rad(spec.rotation_deg), (d, d)
     r_endo_k, r_epi_k = g["r_endo_mm"].ravel(), (g["r_endo_mm"] + g["wall_mm"]).ravel()
     study = LGEStudy(
@@ -514,6 +512,26 @@ def simulate_infarct_lge(
         patient_id=patient_id,
     )
     return InfarctPhantom(study=study, core=truth[0], gray_zone=truth[1], channel=truth[2])
+
+
+def _heart_box(
+    g: dict[str, np.ndarray], centres: np.ndarray, spec: InfarctSpec
+) -> tuple[slice, slice, slice]:
+    """The box of the stack (all slices) holding the LV and the RV; heart geometry is drawn only in it."""
+    (H, W), d = spec.shape, float(spec.pixel_spacing_mm)
+    # The RV reaches 1.8 epicardial radii.
+    reach = int(np.ceil((1.9 * float(g["r_endo_mm"].max() + g["wall_mm"].max())) / d)) + 3
+    top, left = (max(int(v) - reach, 0) for v in centres.mean(axis=0))
+    return (slice(None), slice(top, min(top + 2 * reach, H)), slice(left, min(left + 2 * reach, W)))
+
+
+def _in_full_stack(
+    mask: np.ndarray, box: tuple[slice, slice, slice], shape: tuple[int, int, int]
+) -> np.ndarray:
+    """A bool mask of the heart ``box`` placed in an otherwise False stack of ``shape``."""
+    full = np.zeros(shape, dtype=bool)
+    full[box] = mask
+    return full
 
 
 def _body(spec: InfarctSpec) -> np.ndarray:

@@ -89,36 +89,13 @@ class LGEStudy:
     patient_id: str = ""
 
     def __post_init__(self) -> None:
-        images = np.asarray(self.images)
-        if images.ndim != 3 or min(images.shape) < 1:
-            raise LGEFormatError(
-                f"LGEStudy {self.patient_id!r}: images must have shape (n_slices, H, W), got {images.shape}; "
-                "stack 2-D slices with numpy.stack"
-            )
-        if not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
-            raise LGEFormatError(
-                f"LGEStudy {self.patient_id!r}: images must be real numbers, got dtype {images.dtype}"
-            )
-        images = images.astype(np.float32, copy=False)
-        finite = np.isfinite(images)
-        if not finite.all():
-            bad = np.flatnonzero(~finite.all(axis=(1, 2)))
-            counts = [int((~finite[k]).sum()) for k in bad[:5]]
-            raise IntensityError(
-                f"LGEStudy {self.patient_id!r}: non-finite pixel values (NaN/inf) in slice(s) "
-                f"{bad[:5].tolist()} ({counts} pixels); fix or drop those slices before building the study"
-            )
+        images = _check_images(self.images, self.patient_id)
         n, H, W = images.shape
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "pixel_spacing_mm", _check_spacing(self.pixel_spacing_mm, self.patient_id))
-
-        positions = np.asarray(self.slice_positions_mm, dtype=np.float64).reshape(-1)
-        if positions.shape != (n,) or not np.isfinite(positions).all():
-            raise LGEFormatError(
-                f"LGEStudy {self.patient_id!r}: slice_positions_mm must be {n} finite values (one a slice), "
-                f"got {np.asarray(self.slice_positions_mm).tolist()!r}"
-            )
-        object.__setattr__(self, "slice_positions_mm", positions)
+        object.__setattr__(
+            self, "slice_positions_mm", _check_positions(self.slice_positions_mm, n, self.patient_id)
+        )
 
         for name in ("endo", "epi"):
             contours = _per_slice(getattr(self, name), n, name, self.patient_id)
@@ -134,22 +111,7 @@ class LGEStudy:
         object.__setattr__(self, "insertion_points", points)
 
         if self.labels is not None:
-            labels = np.asarray(self.labels)
-            if labels.shape != images.shape:
-                raise LGEFormatError(
-                    f"LGEStudy {self.patient_id!r}: labels shape {labels.shape} differs from images shape "
-                    f"{images.shape}; the label map must be on the image grid"
-                )
-            if not np.issubdtype(labels.dtype, np.integer) and not np.array_equal(labels, np.round(labels)):
-                raise LGEFormatError(f"LGEStudy {self.patient_id!r}: labels must be integers")
-            values = np.unique(labels)
-            if values.min() < 0 or values.max() > RV_BLOOD_POOL:
-                raise LGEFormatError(
-                    f"LGEStudy {self.patient_id!r}: labels must be canonical values 0-5, got "
-                    f"{values.tolist()}; "
-                    "read label files with cardiopredict.cmr.read_label_map, which maps named conventions"
-                )
-            object.__setattr__(self, "labels", labels.astype(np.uint8, copy=False))
+            object.__setattr__(self, "labels", _check_labels(self.labels, images.shape, self.patient_id))
             if self.label_convention not in LABEL_CONVENTIONS:
                 raise LGEFormatError(
                     f"LGEStudy {self.patient_id!r}: label_convention must be one of {LABEL_CONVENTIONS}, "
@@ -258,6 +220,61 @@ class LGEStudy:
             f"pixel_spacing_mm={self.pixel_spacing_mm}, epi contours={n_contours}, "
             f"labels={'none' if self.labels is None else self.label_convention})"
         )
+
+
+def _check_images(value: Any, patient_id: str) -> np.ndarray:
+    """Validate the ``(n_slices, H, W)`` real, finite image stack and return it as float32."""
+    images = np.asarray(value)
+    if images.ndim != 3 or min(images.shape) < 1:
+        raise LGEFormatError(
+            f"LGEStudy {patient_id!r}: images must have shape (n_slices, H, W), got {images.shape}; "
+            "stack 2-D slices with numpy.stack"
+        )
+    if not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+        raise LGEFormatError(
+            f"LGEStudy {patient_id!r}: images must be real numbers, got dtype {images.dtype}"
+        )
+    images = images.astype(np.float32, copy=False)
+    finite = np.isfinite(images)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.all(axis=(1, 2)))
+        counts = [int((~finite[k]).sum()) for k in bad[:5]]
+        raise IntensityError(
+            f"LGEStudy {patient_id!r}: non-finite pixel values (NaN/inf) in slice(s) "
+            f"{bad[:5].tolist()} ({counts} pixels); fix or drop those slices before building the study"
+        )
+    return images
+
+
+def _check_positions(value: Any, n: int, patient_id: str) -> np.ndarray:
+    """Validate ``n`` finite slice positions, mm, and return them as float64 ``(n,)``."""
+    positions = np.asarray(value, dtype=np.float64).reshape(-1)
+    if positions.shape != (n,) or not np.isfinite(positions).all():
+        raise LGEFormatError(
+            f"LGEStudy {patient_id!r}: slice_positions_mm must be {n} finite values (one a slice), "
+            f"got {np.asarray(value).tolist()!r}"
+        )
+    return positions
+
+
+def _check_labels(value: Any, shape: tuple[int, ...], patient_id: str) -> np.ndarray:
+    """Validate a canonical (0-5) integer label map on the image grid ``shape`` and return it as uint8."""
+    labels = np.asarray(value)
+    if labels.shape != shape:
+        raise LGEFormatError(
+            f"LGEStudy {patient_id!r}: labels shape {labels.shape} differs from images shape "
+            f"{shape}; the label map must be on the image grid"
+        )
+    if not np.issubdtype(labels.dtype, np.integer) and not np.array_equal(labels, np.round(labels)):
+        raise LGEFormatError(f"LGEStudy {patient_id!r}: labels must be integers")
+    values = np.unique(labels)
+    if values.min() < 0 or values.max() > RV_BLOOD_POOL:
+        raise LGEFormatError(
+            f"LGEStudy {patient_id!r}: labels must be canonical values 0-5, got "
+            f"{values.tolist()}; "
+            "read label files with cardiopredict.cmr.read_label_map, which maps named conventions"
+        )
+    return labels.astype(np.uint8, copy=False)
 
 
 def _check_spacing(value: Any, patient_id: str) -> tuple[float, float]:

@@ -117,48 +117,62 @@ def cardiomyopathy_ecg_posterior(
     n = len(patients)
     log_lik = cardiomyopathy_trait_log_likelihood(patients, CM_EXACT_ECG_TRAITS)
 
-    def gaussian(name: str) -> tuple[np.ndarray, float]:
-        means, sd = CM_GAUSSIANS[name]
-        return np.asarray(means)[None, :], sd
-
-    def observed(values: np.ndarray, name: str) -> np.ndarray:
-        mu, sd = gaussian(name)
-        return -0.5 * ((values[:, None] - mu) / sd) ** 2
-
-    def below(bound: np.ndarray, name: str) -> np.ndarray:  # log P(trait <= bound | class)
-        mu, sd = gaussian(name)
-        return norm.logcdf((np.asarray(bound, dtype=float)[:, None] - mu) / sd)
-
-    def above(bound: float, name: str) -> np.ndarray:
-        mu, sd = gaussian(name)
-        return norm.logsf((bound - mu) / sd) * np.ones((n, 1))
-
-    def pick(mask: np.ndarray, value: np.ndarray) -> np.ndarray:
-        return np.where(mask[:, None], value, 0.0)
-
     rate = patients["heart_rate_bpm"].to_numpy(float)
     low, high = CM_HEART_RATE_RANGE
-    log_lik += pick((rate > low) & (rate < high), observed(rate, "heart_rate_bpm"))
-    log_lik += pick(rate <= low, below(np.full(n, low), "heart_rate_bpm"))
-    log_lik += pick(rate >= high, above(high, "heart_rate_bpm"))
+    log_lik += _on_rows((rate > low) & (rate < high), _log_density(rate, "heart_rate_bpm"))
+    log_lik += _on_rows(rate <= low, _log_below(np.full(n, low), "heart_rate_bpm"))
+    log_lik += _on_rows(rate >= high, _log_above(high, "heart_rate_bpm", n))
 
     av = patients["av_disease"].to_numpy(float)
     block2, block3 = CM_AV_BLOCK_AT
     pr_floor = (CM_PR_MS[2] - CM_PR_MS[0]) / CM_PR_MS[1]  # av_disease below this renders PR = 120 ms
-    mu, sd = gaussian("av_disease")
+    mu, sd = _trait_gaussian("av_disease")
     in_block2 = np.log(np.clip(norm.cdf((block3 - mu) / sd) - norm.cdf((block2 - mu) / sd), 1e-300, None))
-    log_lik += pick((av > pr_floor) & (av <= block2), observed(av, "av_disease"))
-    log_lik += pick(av <= pr_floor, below(np.full(n, pr_floor), "av_disease"))
-    log_lik += pick((av > block2) & (av <= block3), np.broadcast_to(in_block2, (n, len(CM_CLASSES))))
-    log_lik += pick(av > block3, above(block3, "av_disease"))
+    log_lik += _on_rows((av > pr_floor) & (av <= block2), _log_density(av, "av_disease"))
+    log_lik += _on_rows(av <= pr_floor, _log_below(np.full(n, pr_floor), "av_disease"))
+    log_lik += _on_rows((av > block2) & (av <= block3), np.broadcast_to(in_block2, (n, len(CM_CLASSES))))
+    log_lik += _on_rows(av > block3, _log_above(block3, "av_disease", n))
 
     extra = patients["qrs_extra_ms"].to_numpy(float)
     floor = patients["conduction"].map(CM_QRS_EXTRA_FLOOR_MS).to_numpy(float)
-    log_lik += pick(extra > floor, observed(extra, "qrs_extra_ms"))
-    log_lik += pick(extra <= floor, below(floor, "qrs_extra_ms"))
+    log_lik += _on_rows(extra > floor, _log_density(extra, "qrs_extra_ms"))
+    log_lik += _on_rows(extra <= floor, _log_below(floor, "qrs_extra_ms"))
 
     log_lik += _ectopy_log_likelihood(pvc_patterns, av > block3)
     return _softmax(log_lik)
+
+
+def _trait_gaussian(name: str) -> tuple[np.ndarray, float]:
+    """Class means ``(1, 3)`` and shared SD of the Gaussian trait ``name``."""
+    means, sd = CM_GAUSSIANS[name]
+    return np.asarray(means)[None, :], sd
+
+
+def _log_density(values: np.ndarray, name: str) -> np.ndarray:
+    """log density of trait values seen exactly, ``(n, 3)`` (constants shared by the classes dropped)."""
+    mu, sd = _trait_gaussian(name)
+    return -0.5 * ((values[:, None] - mu) / sd) ** 2
+
+
+def _log_below(bound: np.ndarray, name: str) -> np.ndarray:
+    """log P(trait <= bound | class), ``(n, 3)``."""
+    from scipy.stats import norm
+
+    mu, sd = _trait_gaussian(name)
+    return norm.logcdf((np.asarray(bound, dtype=float)[:, None] - mu) / sd)
+
+
+def _log_above(bound: float, name: str, n: int) -> np.ndarray:
+    """log P(trait > bound | class), the same for all ``n`` patients, ``(n, 3)``."""
+    from scipy.stats import norm
+
+    mu, sd = _trait_gaussian(name)
+    return norm.logsf((bound - mu) / sd) * np.ones((n, 1))
+
+
+def _on_rows(mask: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``value`` on the rows where ``mask`` holds, 0 elsewhere."""
+    return np.where(mask[:, None], value, 0.0)
 
 
 def _ectopy_log_likelihood(

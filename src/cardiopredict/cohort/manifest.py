@@ -116,32 +116,11 @@ def read_manifest(
     with _named_failures(path):
         rows = _read_rows(path)
     header, body = _split_header(rows, path)
-    required = [PATIENT_ID, *([label_column] if label_column else []), *file_columns]
-    missing = [column for column in required if column not in header]
-    if missing:
-        raise ManifestError(
-            f"Manifest {path} lacks the column(s) {', '.join(missing)}; it has {', '.join(header)}. "
-            "Add them (header row = row 1; column names are case-sensitive)."
-        )
+    _require_columns(header, [PATIENT_ID, *([label_column] if label_column else []), *file_columns], path)
     table = pd.DataFrame(body, columns=header, dtype=object)
     line_numbers = [number for number, _ in _numbered(rows)][1:]
     problems: list[str] = []
-    duplicates = False
-
-    ids = [str(value).strip() for value in table[PATIENT_ID]]
-    seen: dict[str, int] = {}
-    for i, pid in enumerate(ids):
-        where = f"row {line_numbers[i]}"
-        if not pid:
-            problems.append(f"{where}: patient_id is empty; give every row a unique patient_id.")
-        elif pid in seen:
-            duplicates = True
-            problems.append(
-                f"{where}, patient_id {pid!r}: duplicate of row {seen[pid]}; keep one row per patient "
-                "(several ECGs of a patient go in separate file columns)."
-            )
-        else:
-            seen[pid] = line_numbers[i]
+    ids, duplicates = _patient_ids(table[PATIENT_ID], line_numbers, problems)
     table[PATIENT_ID] = ids
 
     def report(i: int, field: str, value: Any, why: str) -> None:
@@ -159,25 +138,9 @@ def read_manifest(
             table[column] = np.nan
             continue
         table[column] = _files(table[column], path.parent, column, optional, check_files, report)
-    for column, (low, high, unit) in COVARIATE_RANGES.items():
-        if column in table:
-            table[column] = _numeric(table[column], column, low, high, unit, report)
-    if "lbbb" in table:
-        table["lbbb"] = _lbbb(table["lbbb"], report)
-    if "sex" in table:
-        table["sex"] = _sex(table["sex"], report)
-    special = {
-        PATIENT_ID,
-        label_column,
-        *file_columns,
-        *optional_file_columns,
-        *COVARIATE_RANGES,
-        "lbbb",
-        "sex",
-    }
-    for column in table.columns:
-        if column not in special:
-            table[column] = _as_read(table[column])
+    _convert_covariates(table, report)
+    special = {PATIENT_ID, label_column, *file_columns, *optional_file_columns}
+    _convert_other_columns(table, special)
 
     if problems:
         kind = DuplicatePatientError if duplicates else ManifestError
@@ -192,6 +155,55 @@ def read_manifest(
         label_column=label_column,
         file_columns=(*file_columns, *optional_file_columns),
     )
+
+
+def _require_columns(header: list[str], required: list[str], path: Path) -> None:
+    """Raise a ManifestError naming every required column the header lacks."""
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise ManifestError(
+            f"Manifest {path} lacks the column(s) {', '.join(missing)}; it has {', '.join(header)}. "
+            "Add them (header row = row 1; column names are case-sensitive)."
+        )
+
+
+def _patient_ids(column: pd.Series, line_numbers: list[int], problems: list[str]) -> tuple[list[str], bool]:
+    """Stripped patient ids, reporting empty and repeated ones; also whether any id is repeated."""
+    ids = [str(value).strip() for value in column]
+    duplicates = False
+    seen: dict[str, int] = {}
+    for i, pid in enumerate(ids):
+        where = f"row {line_numbers[i]}"
+        if not pid:
+            problems.append(f"{where}: patient_id is empty; give every row a unique patient_id.")
+        elif pid in seen:
+            duplicates = True
+            problems.append(
+                f"{where}, patient_id {pid!r}: duplicate of row {seen[pid]}; keep one row per patient "
+                "(several ECGs of a patient go in separate file columns)."
+            )
+        else:
+            seen[pid] = line_numbers[i]
+    return ids, duplicates
+
+
+def _convert_covariates(table: pd.DataFrame, report: Any) -> None:
+    """Parse and range-check the known covariate columns present in ``table``, in place."""
+    for column, (low, high, unit) in COVARIATE_RANGES.items():
+        if column in table:
+            table[column] = _numeric(table[column], column, low, high, unit, report)
+    if "lbbb" in table:
+        table["lbbb"] = _lbbb(table["lbbb"], report)
+    if "sex" in table:
+        table["sex"] = _sex(table["sex"], report)
+
+
+def _convert_other_columns(table: pd.DataFrame, special: Collection[Any]) -> None:
+    """Columns that are neither ``special`` nor covariates become numbers or text as read, in place."""
+    known = {*special, *COVARIATE_RANGES, "lbbb", "sex"}
+    for column in table.columns:
+        if column not in known:
+            table[column] = _as_read(table[column])
 
 
 # --- reading the table ---------------------------------------------------------------------------

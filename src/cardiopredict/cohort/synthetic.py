@@ -267,10 +267,31 @@ def oracle_auc(manifest_path: str | os.PathLike[str], *, source: str = "all") ->
         "gen-vs-sarc", "myo-vs-sarc"}`` (score ``p_a / (p_a + p_b)`` on the patients of the two
         classes) and ``"3class"`` (macro one-vs-rest AUC).
     """
-    from sklearn.metrics import roc_auc_score
-
     manifest_path = Path(manifest_path)
     oracle_path = manifest_path.parent / "oracle.csv"
+    manifest, oracle = _read_oracle(manifest_path, oracle_path)
+    if source not in ("all", "ecg"):
+        raise InputError(f"source={source!r}: choose 'all' or 'ecg'.")
+    if "response" in manifest and "p_response" in oracle and source == "all":
+        return {"response": _auc(manifest["response"].to_numpy(int), oracle["p_response"].to_numpy(float))}
+    if "va_event" in manifest and "p_va_event" in oracle and source == "all":
+        return {"va_event": _auc(manifest["va_event"].to_numpy(int), oracle["p_va_event"].to_numpy(float))}
+    prefix = "p_ecg_" if source == "ecg" else "p_"
+    if "diagnosis" in manifest and {f"{prefix}{c}" for c in CM_CLASSES} <= set(oracle.columns):
+        return _cardiomyopathy_oracle_aucs(manifest["diagnosis"].to_numpy(str), oracle, prefix)
+    if source == "ecg":
+        raise InputError(
+            f"{oracle_path}: no ECG oracle (p_ecg_GEN, p_ecg_MYO, p_ecg_SARC); only cardiomyopathy cohorts "
+            "written by this version of cardiopredict simulate carry one."
+        )
+    raise InputError(
+        f"{manifest_path}: neither a CRT cohort (response + p_response) nor a cardiomyopathy cohort "
+        "(diagnosis + p_GEN/p_MYO/p_SARC)."
+    )
+
+
+def _read_oracle(manifest_path: Path, oracle_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The manifest and its ``oracle.csv`` in manifest order; InputError when one is missing or incomplete."""
     if not manifest_path.is_file() or not oracle_path.is_file():
         raise InputError(
             f"oracle_auc needs {manifest_path} and oracle.csv beside it (a cohort written by "
@@ -285,34 +306,24 @@ def oracle_auc(manifest_path: str | os.PathLike[str], *, source: str = "all") ->
     probabilities = [c for c in oracle.columns if c.startswith("p_")]
     if oracle[probabilities].isna().any().any():
         raise InputError(f"{oracle_path} lacks probabilities for some patients of {manifest_path}.")
+    return manifest, oracle
 
-    def auc(y: np.ndarray, score: np.ndarray) -> float:
-        return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 
-    if source not in ("all", "ecg"):
-        raise InputError(f"source={source!r}: choose 'all' or 'ecg'.")
-    if "response" in manifest and "p_response" in oracle and source == "all":
-        return {"response": auc(manifest["response"].to_numpy(int), oracle["p_response"].to_numpy(float))}
-    if "va_event" in manifest and "p_va_event" in oracle and source == "all":
-        return {"va_event": auc(manifest["va_event"].to_numpy(int), oracle["p_va_event"].to_numpy(float))}
-    prefix = "p_ecg_" if source == "ecg" else "p_"
-    if "diagnosis" in manifest and {f"{prefix}{c}" for c in CM_CLASSES} <= set(oracle.columns):
-        result: dict[str, float] = {}
-        diagnosis = manifest["diagnosis"].to_numpy(str)
-        for a, b in (("GEN", "MYO"), ("GEN", "SARC"), ("MYO", "SARC")):
-            pick = np.isin(diagnosis, (a, b))
-            pa = oracle[f"{prefix}{a}"].to_numpy(float)[pick]
-            pb = oracle[f"{prefix}{b}"].to_numpy(float)[pick]
-            result[f"{a.lower()}-vs-{b.lower()}"] = auc((diagnosis[pick] == a).astype(int), pa / (pa + pb))
-        ovr = [auc((diagnosis == c).astype(int), oracle[f"{prefix}{c}"].to_numpy(float)) for c in CM_CLASSES]
-        result["3class"] = float(np.nanmean(ovr))
-        return result
-    if source == "ecg":
-        raise InputError(
-            f"{oracle_path}: no ECG oracle (p_ecg_GEN, p_ecg_MYO, p_ecg_SARC); only cardiomyopathy cohorts "
-            "written by this version of cardiopredict simulate carry one."
-        )
-    raise InputError(
-        f"{manifest_path}: neither a CRT cohort (response + p_response) nor a cardiomyopathy cohort "
-        "(diagnosis + p_GEN/p_MYO/p_SARC)."
-    )
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of ``score`` for the 0/1 labels ``y``; NaN unless both classes are present."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def _cardiomyopathy_oracle_aucs(diagnosis: np.ndarray, oracle: pd.DataFrame, prefix: str) -> dict[str, float]:
+    """Pairwise AUCs of ``p_a / (p_a + p_b)`` and the macro one-vs-rest AUC (``"3class"``) of the oracle."""
+    result: dict[str, float] = {}
+    for a, b in (("GEN", "MYO"), ("GEN", "SARC"), ("MYO", "SARC")):
+        pick = np.isin(diagnosis, (a, b))
+        pa = oracle[f"{prefix}{a}"].to_numpy(float)[pick]
+        pb = oracle[f"{prefix}{b}"].to_numpy(float)[pick]
+        result[f"{a.lower()}-vs-{b.lower()}"] = _auc((diagnosis[pick] == a).astype(int), pa / (pa + pb))
+    ovr = [_auc((diagnosis == c).astype(int), oracle[f"{prefix}{c}"].to_numpy(float)) for c in CM_CLASSES]
+    result["3class"] = float(np.nanmean(ovr))
+    return result

@@ -124,19 +124,7 @@ def to_canonical_leads(
             )
         by_name[canonical] = row.astype(np.float32, copy=False)
 
-    derived: list[str] = []
-    if "I" in by_name and "II" in by_name:
-        lead_i, lead_ii = by_name["I"], by_name["II"]
-        formulas = {
-            "III": lambda: lead_ii - lead_i,
-            "aVR": lambda: -(lead_i + lead_ii) / 2,
-            "aVL": lambda: lead_i - lead_ii / 2,
-            "aVF": lambda: lead_ii - lead_i / 2,
-        }
-        for lead in DERIVABLE_LEADS:
-            if lead not in by_name:
-                by_name[lead] = formulas[lead]().astype(np.float32)
-                derived.append(lead)
+    derived = _derive_limb_leads(by_name)
 
     missing = [lead for lead in CANONICAL_LEADS if lead not in by_name]
     if missing:
@@ -152,3 +140,21 @@ def to_canonical_leads(
         )
     stacked = np.stack([by_name[lead] for lead in CANONICAL_LEADS]).astype(np.float32)
     return stacked, CANONICAL_LEADS, tuple(derived)
+
+
+def _derive_limb_leads(by_name: dict[str, np.ndarray]) -> list[str]:
+    """Add III, aVR, aVL, aVF that are absent to ``by_name`` from I and II (in place); return them."""
+    derived: list[str] = []
+    if "I" in by_name and "II" in by_name:
+        lead_i, lead_ii = by_name["I"], by_name["II"]
+        formulas = {
+            "III": lambda: lead_ii - lead_i,
+            "aVR": lambda: -(lead_i + lead_ii) / 2,
+            "aVL": lambda: lead_i - lead_ii / 2,
+            "aVF": lambda: lead_ii - lead_i / 2,
+        }
+        for lead in DERIVABLE_LEADS:
+            if lead not in by_name:
+                by_name[lead] = formulas[lead]().astype(np.float32)
+                derived.append(lead)
+    return derived

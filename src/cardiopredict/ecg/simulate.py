@@ -516,22 +516,8 @@ def render_ecg(
         _add(vcg, *t_tpl, at + round(shift_ms * to_sample), jitter[k])
     leads8 = DOWER_MATRIX @ vcg
     if params.paced and len(events["spikes"]):
-        width = max(round(0.5e-3 * fs), 1)
-        for vector, delay in ((params.spike_lv, 0.0), (params.spike_rv, params.vv_delay_ms)):
-            projection = DOWER_MATRIX @ (unit_vector(np.asarray(vector)) * params.spike_mv)
-            for time in events["spikes"]:
-                a = round((time + delay) * to_sample)
-                if a >= 0 and a + width < n:
-                    leads8[:, a : a + width] += projection[:, None]
+        _add_pacing_spikes(leads8, params, events["spikes"], fs)
     leads8 += _noise(params, n, fs, rng)
-    signal = np.empty((12, n), dtype=np.float32)
-    i, ii = leads8[0], leads8[1]
-    signal[0], signal[1] = i, ii
-    signal[2] = ii - i
-    signal[3] = -(i + ii) / 2
-    signal[4] = i - ii / 2
-    signal[5] = ii - i / 2
-    signal[6:] = leads8[2:]
     samples = {
         "qrs": np.round(events["qrs"] * to_sample).astype(np.int64),
         "kind": events["kind"],
@@ -539,7 +525,33 @@ def render_ecg(
         "spikes": np.round(events["spikes"] * to_sample).astype(np.int64),
         "first_index": events["first_index"],
     }
-    return signal, samples
+    return _twelve_leads(leads8), samples
+
+
+def _add_pacing_spikes(leads8: np.ndarray, params: ECGParams, spikes_ms: np.ndarray, fs: float) -> None:
+    """Add the LV then the RV (``vv_delay_ms`` later) stimulus, 0.5 ms wide, at every spike, in place."""
+    n = leads8.shape[1]
+    to_sample = fs / 1000.0
+    width = max(round(0.5e-3 * fs), 1)
+    for vector, delay in ((params.spike_lv, 0.0), (params.spike_rv, params.vv_delay_ms)):
+        projection = DOWER_MATRIX @ (unit_vector(np.asarray(vector)) * params.spike_mv)
+        for time in spikes_ms:
+            a = round((time + delay) * to_sample)
+            if a >= 0 and a + width < n:
+                leads8[:, a : a + width] += projection[:, None]
+
+
+def _twelve_leads(leads8: np.ndarray) -> np.ndarray:
+    """``(8, n)`` I, II, V1-V6 -> ``(12, n)`` float32 in canonical order (III, aVR, aVL, aVF derived)."""
+    signal = np.empty((12, leads8.shape[1]), dtype=np.float32)
+    i, ii = leads8[0], leads8[1]
+    signal[0], signal[1] = i, ii
+    signal[2] = ii - i
+    signal[3] = -(i + ii) / 2
+    signal[4] = i - ii / 2
+    signal[5] = ii - i / 2
+    signal[6:] = leads8[2:]
+    return signal
 
 
 def _noise(params: ECGParams, n: int, fs: float, rng: np.random.Generator) -> np.ndarray:

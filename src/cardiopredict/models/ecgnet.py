@@ -254,24 +254,7 @@ class ECGCompositeNet(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(n_leads, n_outputs, channels, kernel_size, pool_size, pooling, hidden_size, dropout)
-        keys = tuple(str(key) for key in input_keys)
-        if not keys or len(set(keys)) != len(keys):
-            raise ConfigError(f"input_keys={list(keys)}: give one or more distinct input names.")
-        lengths = (
-            (int(n_samples),) * len(keys)
-            if isinstance(n_samples, int | np.integer)
-            else tuple(int(n) for n in n_samples)
-        )
-        if len(lengths) != len(keys):
-            raise ConfigError(
-                f"n_samples={list(lengths)} has {len(lengths)} entries for {len(keys)} input_keys "
-                f"{list(keys)}; give one int for all keys or one per key."
-            )
-        if n_scalars < 0 or (n_scalars > 0 and not scalars_key) or (scalars_key in keys):
-            raise ConfigError(
-                f"n_scalars={n_scalars}, scalars_key={scalars_key!r}: scalars need a key of their own, "
-                f"distinct from input_keys {list(keys)} (or set n_scalars=0)."
-            )
+        keys, lengths = _composite_inputs(input_keys, n_samples, n_scalars, scalars_key)
         self.ecg_keys = keys
         self.n_leads = int(n_leads)
         self.n_samples = lengths
@@ -347,6 +330,31 @@ def _get_ecg(inputs: Mapping[str, Tensor], key: str, n_leads: int, n_samples: in
             "Build the windows with the same window configuration as the model."
         )
     return x
+
+
+def _composite_inputs(
+    input_keys: Sequence[str], n_samples: int | Sequence[int], n_scalars: int, scalars_key: str | None
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Check the inputs of :class:`ECGCompositeNet`; return its ECG keys and the window length of each."""
+    keys = tuple(str(key) for key in input_keys)
+    if not keys or len(set(keys)) != len(keys):
+        raise ConfigError(f"input_keys={list(keys)}: give one or more distinct input names.")
+    lengths = (
+        (int(n_samples),) * len(keys)
+        if isinstance(n_samples, int | np.integer)
+        else tuple(int(n) for n in n_samples)
+    )
+    if len(lengths) != len(keys):
+        raise ConfigError(
+            f"n_samples={list(lengths)} has {len(lengths)} entries for {len(keys)} input_keys "
+            f"{list(keys)}; give one int for all keys or one per key."
+        )
+    if n_scalars < 0 or (n_scalars > 0 and not scalars_key) or (scalars_key in keys):
+        raise ConfigError(
+            f"n_scalars={n_scalars}, scalars_key={scalars_key!r}: scalars need a key of their own, "
+            f"distinct from input_keys {list(keys)} (or set n_scalars=0)."
+        )
+    return keys, lengths
 
 
 def _check_options(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,18 +75,7 @@ def plot_lge_panel(
         out of range.
     """
     segmenter = scar_method(scar) if isinstance(scar, str) else scar
-    arrays = preprocess_study(study, scar=segmenter, min_slices=1)
-    if arrays.excluded:
-        raise InputError(
-            f"plot_lge_panel: {study.patient_id or 'study'} cannot be preprocessed: {arrays.excluded}"
-        )
-    position = arrays.n_selected // 2 if slice_position is None else int(slice_position)
-    if not 0 <= position < arrays.n_selected:
-        raise InputError(
-            f"plot_lge_panel: slice_position={slice_position} but only {arrays.n_selected} slices are "
-            "selected "
-            f"(0 = base .. {arrays.n_selected - 1} = apex)."
-        )
+    arrays, position = _panel_slice(study, segmenter, slice_position)
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -93,29 +83,13 @@ def plot_lge_panel(
 
     lge, myo, scar_mask = arrays.lge[position], arrays.inputs[position, 0], arrays.inputs[position, 1]
     full, centre = oriented_full_slice(study, arrays, position)
-    size = lge.shape[0]
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
     axes[0].imshow(np.where(myo > 0, np.clip(lge, 0, 1), 0), cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("Masked + normalised LGE")
     axes[1].imshow(np.clip(lge, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(lge, 99.5))))
     axes[1].set_title("Cropped SA image")
-    axes[2].imshow(
-        np.clip(full, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(full, 99.5)))
-    )
-    from cardiopredict.cmr.geometry import rotate_points
-
-    point = rotate_points(arrays.insertion_point_rc[position], centre, float(arrays.rotation_deg[position]))
-    axes[2].plot(centre[1], centre[0], "c+", ms=10)
-    axes[2].plot(point[1], point[0], "o", ms=6, mfc="none", mec="yellow", mew=1.5)
-    axes[2].set_title("Full SA image (orientation corrected)")
-    axes[3].imshow(np.clip(lge, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(lge, 99.5))))
-    overlay = np.zeros((size, size, 4))
-    overlay[scar_mask > 0] = (1.0, 0.1, 0.1, 0.6)
-    axes[3].imshow(overlay)
-    axes[3].contour(myo, levels=[0.5], colors="lime", linewidths=0.6)
-    described = segmenter.describe()
-    method = f"{described['n_sd']:g} SD" if described["name"] == "nsd" else described["name"]
-    axes[3].set_title(f"LGE scar ({method}, {arrays.scar_burden_pct:.0f}% of myocardium)")
+    _draw_oriented_full_slice(axes[2], full, centre, arrays, position)
+    _draw_scar(axes[3], lge, myo, scar_mask, segmenter, arrays.scar_burden_pct)
     for axis in axes:
         axis.set_xticks([])
         axis.set_yticks([])
@@ -128,6 +102,58 @@ def plot_lge_panel(
     )
     fig.tight_layout()
     return _save(fig, Path(out), dpi)
+
+
+def _panel_slice(
+    study: LGEStudy, segmenter: ScarSegmenter, slice_position: int | None
+) -> tuple[PatientArrays, int]:
+    """The preprocessed study and the position of the panel's selected slice; InputError when unusable."""
+    arrays = preprocess_study(study, scar=segmenter, min_slices=1)
+    if arrays.excluded:
+        raise InputError(
+            f"plot_lge_panel: {study.patient_id or 'study'} cannot be preprocessed: {arrays.excluded}"
+        )
+    position = arrays.n_selected // 2 if slice_position is None else int(slice_position)
+    if not 0 <= position < arrays.n_selected:
+        raise InputError(
+            f"plot_lge_panel: slice_position={slice_position} but only {arrays.n_selected} slices are "
+            "selected "
+            f"(0 = base .. {arrays.n_selected - 1} = apex)."
+        )
+    return arrays, position
+
+
+def _draw_oriented_full_slice(
+    axis: Any, full: np.ndarray, centre: np.ndarray, arrays: PatientArrays, position: int
+) -> None:
+    """Third panel: the whole rotated slice ``full`` with its LV ``centre`` (+) and RV insertion point (o)."""
+    from cardiopredict.cmr.geometry import rotate_points
+
+    axis.imshow(np.clip(full, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(full, 99.5))))
+    point = rotate_points(arrays.insertion_point_rc[position], centre, float(arrays.rotation_deg[position]))
+    axis.plot(centre[1], centre[0], "c+", ms=10)
+    axis.plot(point[1], point[0], "o", ms=6, mfc="none", mec="yellow", mew=1.5)
+    axis.set_title("Full SA image (orientation corrected)")
+
+
+def _draw_scar(
+    axis: Any,
+    lge: np.ndarray,
+    myo: np.ndarray,
+    scar_mask: np.ndarray,
+    segmenter: ScarSegmenter,
+    scar_burden_pct: float,
+) -> None:
+    """Fourth panel: the cropped LGE with the scar in red and the myocardium outlined."""
+    size = lge.shape[0]
+    axis.imshow(np.clip(lge, 0, None), cmap="gray", vmin=0, vmax=max(1.0, float(np.percentile(lge, 99.5))))
+    overlay = np.zeros((size, size, 4))
+    overlay[scar_mask > 0] = (1.0, 0.1, 0.1, 0.6)
+    axis.imshow(overlay)
+    axis.contour(myo, levels=[0.5], colors="lime", linewidths=0.6)
+    described = segmenter.describe()
+    method = f"{described['n_sd']:g} SD" if described["name"] == "nsd" else described["name"]
+    axis.set_title(f"LGE scar ({method}, {scar_burden_pct:.0f}% of myocardium)")
 
 
 def plot_oriented_montage(

@@ -45,11 +45,12 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 from torch import Tensor
 
 from cardiopredict.config import TrainingConfig
 from cardiopredict.errors import ConfigError, InputError, InsufficientDataError
+from cardiopredict.training._cv_inputs import _check_classes, _inner_split, _validate
 from cardiopredict.training.artifacts import (
     FORMAT,
     MODEL_JSON,
@@ -210,22 +211,14 @@ def run_cv(
     started = time.perf_counter()
     arrays, y, folds = _validate(inputs, y, folds, patient_ids, n_classes)
     kwargs = resolve_model_kwargs(model_kwargs, n_classes=n_classes, model_name=model)
-    extra = dict(model_json_extra or {})
-    clash = sorted(set(MODEL_JSON_KEYS) & set(extra))
-    if clash:
-        raise ConfigError(
-            f"model_json_extra keys {clash} clash with keys run_cv writes to model.json; rename them."
-        )
+    extra = _model_json_extra(model_json_extra)
     device = resolve_device(config.device)
     tensors = {key: torch.from_numpy(array).to(device) for key, array in arrays.items()}
     labels = torch.from_numpy(y).to(device)
     pids = np.asarray([str(pid) for pid in patient_ids])
     fold_ids = np.unique(folds).tolist()
     oof = np.full((len(y),) if n_classes == 2 else (len(y), n_classes), np.nan)
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MODEL_JSON).unlink(missing_ok=True)  # a directory without model.json is unfinished
+    out = _unfinished_model_dir(out_dir)
 
     bar = _Progress(progress, total=len(fold_ids) * config.max_epochs, name=model)
     curves: list[dict[str, float]] = []
@@ -234,15 +227,7 @@ def run_cv(
     try:
         for k in fold_ids:
             fold_seed = int(np.random.SeedSequence([config.seed, int(k)]).generate_state(1)[0])
-            test_rows = np.flatnonzero(folds == k)
-            train_rows = np.flatnonzero(folds != k)
-            _check_classes(y[train_rows], n_classes, f"training folds of fold {k}")
-            if config.early_stopping == "inner":
-                fit_rows, val_rows = _inner_split(
-                    train_rows, y, pids, config.inner_val_fraction, fold_seed, k
-                )
-            else:
-                fit_rows, val_rows = train_rows, test_rows
+            fit_rows, val_rows, test_rows = _fold_rows(k, folds, y, pids, n_classes, config, fold_seed)
             bar.describe(f"{model} fold {k + 1}/{len(fold_ids)}")
             module, history, best_epoch = _train_fold(
                 model, kwargs, n_classes, config, arrays, tensors, labels, fit_rows, val_rows, fold_seed, bar
@@ -250,26 +235,19 @@ def run_cv(
             curves.extend({"fold": int(k), **row} for row in history)
             best_epochs.append(best_epoch)
             oof[test_rows] = _predict(module, tensors, test_rows)
-            fold_patients.append(
-                {
-                    "fit_patients": pids[fit_rows].tolist(),
-                    "val_patients": pids[val_rows].tolist() if config.early_stopping == "inner" else [],
-                    "test_patients": pids[test_rows].tolist(),
-                }
-            )
+            fold_patients.append(_patients_of(pids, fit_rows, val_rows, test_rows, config.early_stopping))
             if out is not None:
                 save_fold_weights(module.model, out / fold_file(int(k)))
     finally:
         bar.close()
 
-    label = EARLY_STOPPING_LABELS[config.early_stopping]
     result = CVResult(
         oof_scores=oof,
         folds=folds,
         curves=pd.DataFrame(curves, columns=CURVE_COLUMNS),
         best_epochs=best_epochs,
         runtime_s=round(time.perf_counter() - started, 3),
-        early_stopping=label,
+        early_stopping=EARLY_STOPPING_LABELS[config.early_stopping],
         fold_patients=fold_patients,
     )
     if out is not None:
@@ -304,6 +282,57 @@ def auc_of(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
 # --- internals -------------------------------------------------------------------------------
 
 
+def _model_json_extra(model_json_extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The extra ``model.json`` keys as a dict; refuse keys that :func:`run_cv` writes itself."""
+    extra = dict(model_json_extra or {})
+    clash = sorted(set(MODEL_JSON_KEYS) & set(extra))
+    if clash:
+        raise ConfigError(
+            f"model_json_extra keys {clash} clash with keys run_cv writes to model.json; rename them."
+        )
+    return extra
+
+
+def _unfinished_model_dir(out_dir: str | Path | None) -> Path | None:
+    """Create ``out_dir`` (when given) and remove its ``model.json``, which marks it as finished."""
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MODEL_JSON).unlink(missing_ok=True)  # a directory without model.json is unfinished
+    return out
+
+
+def _fold_rows(
+    k: int,
+    folds: np.ndarray,
+    y: np.ndarray,
+    pids: np.ndarray,
+    n_classes: int,
+    config: TrainingConfig,
+    fold_seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows fold ``k`` fits on, watches for early stopping, and scores: ``(fit, val, test)``."""
+    test_rows = np.flatnonzero(folds == k)
+    train_rows = np.flatnonzero(folds != k)
+    _check_classes(y[train_rows], n_classes, f"training folds of fold {k}")
+    if config.early_stopping == "inner":
+        fit_rows, val_rows = _inner_split(train_rows, y, pids, config.inner_val_fraction, fold_seed, k)
+    else:
+        fit_rows, val_rows = train_rows, test_rows
+    return fit_rows, val_rows, test_rows
+
+
+def _patients_of(
+    pids: np.ndarray, fit_rows: np.ndarray, val_rows: np.ndarray, test_rows: np.ndarray, early_stopping: str
+) -> dict[str, list[str]]:
+    """A fold's patients as written to ``model.json`` (``val_patients`` only for inner early stopping)."""
+    return {
+        "fit_patients": pids[fit_rows].tolist(),
+        "val_patients": pids[val_rows].tolist() if early_stopping == "inner" else [],
+        "test_patients": pids[test_rows].tolist(),
+    }
+
+
 def _train_fold(
     model_name: str,
     kwargs: dict[str, Any],
@@ -318,12 +347,7 @@ def _train_fold(
     bar: _Progress,
 ) -> tuple[ClassifierModule, list[dict[str, float]], int]:
     device = labels.device
-    torch.manual_seed(fold_seed)
-    module = ClassifierModule(model_name, kwargs, n_classes=n_classes, learning_rate=config.learning_rate)
-    fit_preprocessing = getattr(module.model, "fit_preprocessing", None)
-    if fit_preprocessing is not None:
-        fit_preprocessing({key: array[fit_rows] for key, array in arrays.items()})
-    module.to(device)
+    module = _new_module(model_name, kwargs, n_classes, config, arrays, fit_rows, fold_seed, device)
     keys = _input_keys(module, tensors)
     optimizer = module.configure_optimizers()
     generator = torch.Generator().manual_seed(fold_seed)
@@ -333,21 +357,9 @@ def _train_fold(
     for epoch in range(1, config.max_epochs + 1):
         module.train()
         order = fit_index[torch.randperm(len(fit_rows), generator=generator).to(device)]
-        loss_sum = torch.zeros((), device=device)
-        batch_logits, batch_labels = [], []
-        for start in range(0, len(order), config.batch_size):
-            index = order[start : start + config.batch_size]
-            batch_y = labels.index_select(0, index)
-            loss, logits = module.step(({key: tensors[key].index_select(0, index) for key in keys}, batch_y))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(index)
-            batch_logits.append(logits)
-            batch_labels.append(batch_y)
-        with torch.no_grad():
-            train_proba = module.probabilities(torch.cat(batch_logits)).cpu().numpy()
-        y_fit_np = torch.cat(batch_labels).cpu().numpy()
+        loss_sum, train_proba, y_fit_np = _train_epoch(
+            module, optimizer, tensors, labels, keys, order, config
+        )
         val_loss, val_auc = _evaluate(module, tensors, labels, val_rows, keys)
         history.append(
             {
@@ -374,6 +386,53 @@ def _train_fold(
         module.model.load_state_dict(best_state)
     module.eval()
     return module, history, best_epoch
+
+
+def _new_module(
+    model_name: str,
+    kwargs: dict[str, Any],
+    n_classes: int,
+    config: TrainingConfig,
+    arrays: dict[str, np.ndarray],
+    fit_rows: np.ndarray,
+    fold_seed: int,
+    device: torch.device,
+) -> ClassifierModule:
+    """A freshly seeded module, its preprocessing fitted on the ``fit_rows``, on ``device``."""
+    torch.manual_seed(fold_seed)
+    module = ClassifierModule(model_name, kwargs, n_classes=n_classes, learning_rate=config.learning_rate)
+    fit_preprocessing = getattr(module.model, "fit_preprocessing", None)
+    if fit_preprocessing is not None:
+        fit_preprocessing({key: array[fit_rows] for key, array in arrays.items()})
+    module.to(device)
+    return module
+
+
+def _train_epoch(
+    module: ClassifierModule,
+    optimizer: Any,
+    tensors: dict[str, Tensor],
+    labels: Tensor,
+    keys: list[str],
+    order: Tensor,
+    config: TrainingConfig,
+) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """One pass over ``order`` in mini-batches: summed loss, running probabilities and their labels."""
+    loss_sum = torch.zeros((), device=labels.device)
+    batch_logits, batch_labels = [], []
+    for start in range(0, len(order), config.batch_size):
+        index = order[start : start + config.batch_size]
+        batch_y = labels.index_select(0, index)
+        loss, logits = module.step(({key: tensors[key].index_select(0, index) for key in keys}, batch_y))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(index)
+        batch_logits.append(logits)
+        batch_labels.append(batch_y)
+    with torch.no_grad():
+        train_proba = module.probabilities(torch.cat(batch_logits)).cpu().numpy()
+    return loss_sum, train_proba, torch.cat(batch_labels).cpu().numpy()
 
 
 def _evaluate(
@@ -411,88 +470,6 @@ def _logits(module: ClassifierModule, tensors: dict[str, Tensor], index: Tensor,
 def _input_keys(module: ClassifierModule, tensors: Mapping[str, Tensor]) -> list[str]:
     keys = getattr(module.model, "input_keys", None)
     return list(keys) if keys else list(tensors)
-
-
-def _inner_split(
-    train_rows: np.ndarray, y: np.ndarray, pids: np.ndarray, fraction: float, seed: int, fold: int
-) -> tuple[np.ndarray, np.ndarray]:
-    patients, first = np.unique(pids[train_rows], return_index=True)
-    patient_labels = y[train_rows][first]
-    try:
-        _, val_patients = train_test_split(
-            patients, test_size=fraction, stratify=patient_labels, random_state=seed % (2**32)
-        )
-    except ValueError as error:
-        counts = dict(zip(*np.unique(patient_labels, return_counts=True), strict=True))
-        raise InsufficientDataError(
-            f"fold {fold}: cannot carve a stratified inner validation split ({fraction:.0%}) from the "
-            f"training patients per class { ({int(c): int(n) for c, n in counts.items()}) }: {error}. Add "
-            "patients, use fewer folds, or early_stopping='none'."
-        ) from error
-    in_val = np.isin(pids[train_rows], val_patients)
-    return train_rows[~in_val], train_rows[in_val]
-
-
-def _check_classes(y: np.ndarray, n_classes: int, where: str) -> None:
-    present = np.unique(y)
-    if len(present) < n_classes:
-        raise InsufficientDataError(
-            f"the {where} hold classes {present.tolist()} only, of {n_classes}; every class needs patients "
-            "in every training set. Use fewer folds or add patients."
-        )
-
-
-def _validate(
-    inputs: Mapping[str, np.ndarray],
-    y: np.ndarray,
-    folds: np.ndarray,
-    patient_ids: Sequence[str],
-    n_classes: int,
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    y = np.asarray(y)
-    folds = np.asarray(folds)
-    n = len(y)
-    if y.ndim != 1 or n == 0:
-        raise InputError(f"y has shape {y.shape}; give one integer label per patient.")
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.equal(np.mod(y, 1), 0)):
-        raise InputError(f"y holds non-integer labels {np.unique(y)[:5].tolist()}; encode classes as 0..k-1.")
-    y = y.astype(np.int64)
-    if y.min() < 0 or y.max() >= n_classes:
-        raise InputError(
-            f"y holds labels {np.unique(y).tolist()}; with n_classes={n_classes} use 0..{n_classes - 1}."
-        )
-    if folds.shape != y.shape or len(patient_ids) != n:
-        raise InputError(
-            f"y has {n} rows, folds {folds.shape[0] if folds.ndim else 0}, patient_ids {len(patient_ids)}; "
-            "give one of each per patient."
-        )
-    if not np.issubdtype(folds.dtype, np.integer) or len(np.unique(folds)) < 2:
-        raise InputError(
-            f"folds holds {np.unique(folds)[:10].tolist()}; give integer folds, at least 2 distinct."
-        )
-    split = pd.Series(folds).groupby(np.asarray([str(pid) for pid in patient_ids])).nunique()
-    if (split > 1).any():
-        raise InputError(
-            f"patients {split[split > 1].index[:5].tolist()} have rows in more than one fold; that leaks "
-            "patients between training and test. Build folds with make_folds(y, patient_ids, ...)."
-        )
-    if not inputs:
-        raise InputError("inputs is empty; give at least one array, e.g. {'ecg': windows}.")
-    arrays: dict[str, np.ndarray] = {}
-    for key, value in inputs.items():
-        array = np.ascontiguousarray(value, dtype=np.float32)
-        if len(array) != n:
-            raise InputError(
-                f"inputs[{key!r}] has {len(array)} rows but y has {n}; give one row per patient."
-            )
-        if array.ndim >= 3 and not np.isfinite(array).all():
-            bad = sorted({int(i) for i in np.argwhere(~np.isfinite(array))[:, 0]})
-            raise InputError(
-                f"inputs[{key!r}] holds NaN/inf in rows {bad[:10]} (patients "
-                f"{[str(patient_ids[i]) for i in bad[:10]]}); exclude or repair those ECGs first."
-            )
-        arrays[str(key)] = array
-    return arrays, y, folds.astype(int)
 
 
 def _write_model_json(

@@ -258,30 +258,13 @@ def read_lge(
         raw_labels, label_path = _labels_for(volume, image_path, labels, png_files)
         mapped, convention = (None, None)
         if raw_labels is not None:
-            if (
-                label_convention is None
-                and png_files is not None
-                and volume.meta["orientation"].startswith("EMIDEC")
-            ):
-                label_convention = "emidec"  # EMIDEC png_256 file names (Case_[NP]NNN_sliceKKK.png)
-            mapped, convention = map_labels(raw_labels, label_convention, source=str(label_path))
+            mapped, convention = _map_read_labels(raw_labels, label_convention, label_path, volume, png_files)
         endo = epi = points = None
         if contours is not None:
             endo, epi, points = _attach_contours(volume, read_contours(contours), Path(contours))
-        meta = dict(volume.meta)
-        meta["file_slice_index"] = [int(i) for i in volume.order]
-        meta["file_shape"] = list(volume.file_shape)
-        if label_path is not None:
-            meta["labels_source"] = str(label_path)
-        if contours is not None:
-            meta["contours_source"] = str(contours)
+        meta = _study_meta(volume, label_path, contours)
         if patient_id is None:
-            if png_files is not None:
-                patient_id = png_files[0].name.rsplit("_slice", 1)[0]
-            elif image_path.is_file():
-                patient_id = _stem(image_path).removesuffix("_LGE")
-            else:
-                patient_id = path.name
+            patient_id = _default_patient_id(path, image_path, png_files)
         return LGEStudy(
             images=volume.data.astype(np.float32, copy=False),
             pixel_spacing_mm=spacing,
@@ -294,6 +277,40 @@ def read_lge(
             meta=meta,
             patient_id=patient_id,
         )
+
+
+def _map_read_labels(
+    raw_labels: np.ndarray,
+    label_convention: str | None,
+    label_path: Path | None,
+    volume: Volume,
+    png_files: list[Path] | None,
+) -> tuple[np.ndarray, str]:
+    """Canonical labels and their convention; EMIDEC png_256 slices imply ``"emidec"`` when none is given."""
+    if label_convention is None and png_files is not None and volume.meta["orientation"].startswith("EMIDEC"):
+        label_convention = "emidec"  # EMIDEC png_256 file names (Case_[NP]NNN_sliceKKK.png)
+    return map_labels(raw_labels, label_convention, source=str(label_path))
+
+
+def _study_meta(volume: Volume, label_path: Path | None, contours: str | Path | None) -> dict[str, Any]:
+    """The volume's metadata, the file slice order and shape, and where the labels and contours came from."""
+    meta = dict(volume.meta)
+    meta["file_slice_index"] = [int(i) for i in volume.order]
+    meta["file_shape"] = list(volume.file_shape)
+    if label_path is not None:
+        meta["labels_source"] = str(label_path)
+    if contours is not None:
+        meta["contours_source"] = str(contours)
+    return meta
+
+
+def _default_patient_id(path: Path, image_path: Path, png_files: list[Path] | None) -> str:
+    """The case of PNG slices, else the image file's stem without ``_LGE``, else the folder name."""
+    if png_files is not None:
+        return png_files[0].name.rsplit("_slice", 1)[0]
+    if image_path.is_file():
+        return _stem(image_path).removesuffix("_LGE")
+    return path.name
 
 
 def read_label_map(

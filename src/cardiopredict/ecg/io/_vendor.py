@@ -142,6 +142,37 @@ def _read_dicom_with_pydicom(path: Path) -> RawECG:
     group may come first).
     """
     import pydicom
+
+    dataset = _dicom_waveform_dataset(path)
+    groups = list(dataset.WaveformSequence)
+    index = _rhythm_group_index(groups, path)
+    group = groups[index]
+    rate = group.get("SamplingFrequency")
+    if rate is None or not np.isfinite(float(rate)) or float(rate) <= 0:
+        raise SamplingRateError(
+            f"DICOM file {path}: the waveform group states no valid SamplingFrequency (003A,001A) "
+            f"({rate!r}); cardiopredict never assumes one. Re-export the ECG with its sampling frequency."
+        )
+    try:
+        values = dataset.waveform_array(index)  # (n_samples, n_channels), scaled by channel sensitivity
+    except (ValueError, KeyError) as error:
+        raise CorruptFileError(
+            f"DICOM waveform of {path} cannot be decoded ({error}); re-export it."
+        ) from None
+    names, units = _channel_names_and_units(group)
+    return RawECG(
+        signal=np.ascontiguousarray(values.T, dtype=np.float64),
+        lead_names=names,
+        fs=float(rate),
+        units=units,
+        format="dicom",
+        meta={"reader": f"pydicom {pydicom.__version__}"},
+    )
+
+
+def _dicom_waveform_dataset(path: Path) -> Any:
+    """The pydicom dataset of ``path``; CorruptFileError when unreadable, EmptyDataError without waveforms."""
+    import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
@@ -157,40 +188,30 @@ def _read_dicom_with_pydicom(path: Path) -> RawECG:
             f"{dataset.get('Modality', '?')}, SOP class {_sop_class_name(dataset) or '?'}). Export the ECG "
             "as a DICOM 12-lead waveform (SOP class 12-lead ECG Waveform Storage)."
         )
-    groups = list(dataset.WaveformSequence)
+    return dataset
+
+
+def _rhythm_group_index(groups: list[Any], path: Path) -> int:
+    """Index of the group labelled RHYTHM, else of the longest group with at least 8 channels."""
     candidates = [i for i, group in enumerate(groups) if int(group.NumberOfWaveformChannels) >= 8]
     labelled = [i for i in candidates if "RHYTHM" in str(groups[i].get("MultiplexGroupLabel", "")).upper()]
     longest_first = sorted(candidates, key=lambda i: -int(groups[i].NumberOfWaveformSamples))
     index = (labelled or longest_first or [None])[0]
     if index is None:
         raise EmptyDataError(f"DICOM file {path} holds no multiplex group with 8 or more ECG channels.")
-    group = groups[index]
-    rate = group.get("SamplingFrequency")
-    if rate is None or not np.isfinite(float(rate)) or float(rate) <= 0:
-        raise SamplingRateError(
-            f"DICOM file {path}: the waveform group states no valid SamplingFrequency (003A,001A) "
-            f"({rate!r}); cardiopredict never assumes one. Re-export the ECG with its sampling frequency."
-        )
-    try:
-        values = dataset.waveform_array(index)  # (n_samples, n_channels), scaled by channel sensitivity
-    except (ValueError, KeyError) as error:
-        raise CorruptFileError(
-            f"DICOM waveform of {path} cannot be decoded ({error}); re-export it."
-        ) from None
-    names, units = [], []
+    return index
+
+
+def _channel_names_and_units(group: Any) -> tuple[list[str], list[str | None]]:
+    """Per channel of a waveform group: its lead name and its sensitivity unit code (None when absent)."""
+    names: list[str] = []
+    units: list[str | None] = []
     for channel in group.ChannelDefinitionSequence:
         source = channel.ChannelSourceSequence[0]
         names.append(str(source.get("CodeMeaning") or channel.get("ChannelLabel") or source.CodeValue))
         unit_seq = channel.get("ChannelSensitivityUnitsSequence")
         units.append(str(unit_seq[0].CodeValue) if unit_seq else None)
-    return RawECG(
-        signal=np.ascontiguousarray(values.T, dtype=np.float64),
-        lead_names=names,
-        fs=float(rate),
-        units=units,
-        format="dicom",
-        meta={"reader": f"pydicom {pydicom.__version__}"},
-    )
+    return names, units
 
 
 def _sop_class_name(dataset: object) -> str:
