@@ -301,21 +301,7 @@ def _atrial_waves(
     first = width + int(0.04 * fs)
     t_end = _t_end_s(low, delineation, dominant)
     stop = int((t_end + 0.06) * fs) if np.isfinite(t_end) else first
-    pr_a, pr_b = int(0.02 * fs), int(0.004 * fs)
-
-    def level(onset: int) -> np.ndarray:  # PR-segment level of the beat at ``onset``, (n_leads, 1)
-        return low[:, max(onset - pr_a, 0) : max(onset - pr_b, 1)].mean(axis=1, keepdims=True)
-
-    template = None
-    if stop - first > int(0.08 * fs):
-        segments = [
-            low[:, o + first : o + stop] - level(o)
-            for o in onsets[dominant]
-            if o + stop <= low.shape[1] and o >= pr_a
-        ]
-        if len(segments) >= 4:
-            template = np.median(np.stack(segments), axis=0)
-            template = template - template[:, -1:]  # joins the diastole without a step
+    template = _st_t_template(low, onsets[dominant], first, stop, fs)
     p_template = _p_template(low, delineation, dominant)
     found: list[np.ndarray] = []
     heights: list[np.ndarray] = []
@@ -327,7 +313,7 @@ def _atrial_waves(
         intervals += 1
         if end - start < int(0.1 * fs):
             continue
-        segment = low[:, start:end] - level(int(onsets[k]))
+        segment = low[:, start:end] - _pr_level(low, int(onsets[k]), fs)
         if template is not None:
             segment = _cancel(segment, template, int(0.02 * fs))
         magnitude = np.sqrt(((segment - np.median(segment, axis=1, keepdims=True)) ** 2).sum(axis=0))
@@ -344,6 +330,30 @@ def _atrial_waves(
     # the record's P waves are alike: drop deflections far smaller than the typical one (residuals)
     keep = sizes >= 0.4 * np.median(sizes) if len(sizes) else np.zeros(0, dtype=bool)
     return positions[keep], intervals
+
+
+def _pr_level(low: np.ndarray, onset: int, fs: float) -> np.ndarray:
+    """PR-segment level (20 to 4 ms before the QRS onset at ``onset``) of each lead, (n_leads, 1)."""
+    pr_a, pr_b = int(0.02 * fs), int(0.004 * fs)
+    return low[:, max(onset - pr_a, 0) : max(onset - pr_b, 1)].mean(axis=1, keepdims=True)
+
+
+def _st_t_template(
+    low: np.ndarray, onsets: np.ndarray, first: int, stop: int, fs: float
+) -> np.ndarray | None:
+    """Median ST-T (samples ``first`` to ``stop`` after each QRS onset, PR level removed) of the beats at
+    ``onsets``, ending at 0; None when the stretch is <= 80 ms or fewer than 4 beats hold it."""
+    if stop - first <= int(0.08 * fs):
+        return None
+    segments = [
+        low[:, o + first : o + stop] - _pr_level(low, int(o), fs)
+        for o in onsets
+        if o + stop <= low.shape[1] and o >= int(0.02 * fs)
+    ]
+    if len(segments) < 4:
+        return None
+    template = np.median(np.stack(segments), axis=0)
+    return template - template[:, -1:]  # joins the diastole without a step
 
 
 def _p_template(low: np.ndarray, delineation: QRSDelineation, dominant: np.ndarray) -> np.ndarray | None:
@@ -407,6 +417,7 @@ def _cancel(segment: np.ndarray, template: np.ndarray, max_shift: int) -> np.nda
 
 
 def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[float, int]:
+    """PR interval (ms, NaN when not measurable) and AV block degree (0–3) of the dominant rhythm."""
     fs = delineation.fs
     p_on = delineation.p_onsets
     n = delineation.n_beats
@@ -423,7 +434,6 @@ def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[flo
     dominant_rr = rr[pairs]
     if len(dominant_rr) < 2:
         return float("nan"), 0
-    regular = dominant_rr.std() / dominant_rr.mean() < 0.15
     has_p = (p_on >= 0) & dominant
     pr = (onsets - p_on)[has_p] * 1000.0 / fs
     consistent = len(pr) >= 2 and np.subtract(*np.percentile(pr, [75, 25])) <= 40
@@ -432,43 +442,72 @@ def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[flo
     # more atrial than ventricular waves on a regular ventricular rhythm: P waves are not conducted
     atrial, intervals = _atrial_waves(low, delineation, dominant)
     atrial = np.sort(atrial)
-    # an atrial rhythm of its own: regular P-P intervals (>= 60 % within 15 % of their median), faster
-    # than the ventricles (median P-P <= 75 % of the median RR)
+    extra_atrial = _extra_atrial_rhythm(atrial, intervals, dominant_rr, fs)
+    if extra_atrial and (_dissociated(atrial, onsets[dominant], fs) or not consistent):
+        return float("nan"), 3
+    if not consistent or not (
+        has_p.sum() >= 0.5 * dominant.sum() or _steady_lead_in(atrial, onsets, dominant, fs)
+    ):
+        return float("nan"), 0
+    pr_ms = float(np.median(pr))
+    if extra_atrial or _blocked_pause(low, delineation, dominant, rr, dominant_rr, pr_ms):
+        return pr_ms, 2
+    return pr_ms, 1 if pr_ms > 200 else 0
+
+
+def _extra_atrial_rhythm(atrial: np.ndarray, intervals: int, dominant_rr: np.ndarray, fs: float) -> bool:
+    """More atrial waves than ventricular intervals (>= 1.3 per interval) on a regular ventricular
+    rhythm (RR coefficient of variation < 0.15), and an atrial rhythm of its own: regular P-P intervals
+    (>= 60 % within 15 % of their median), faster than the ventricles (median P-P <= 75 % of the RR)."""
+    regular = dominant_rr.std() / dominant_rr.mean() < 0.15
     pp = np.diff(np.sort(atrial)) * 1000.0 / fs
     atrial_rhythm = len(pp) >= 3 and (
         np.mean(np.abs(pp - np.median(pp)) <= 0.15 * np.median(pp)) >= 0.6
         and np.median(pp) <= 0.75 * np.median(dominant_rr)
     )
-    extra_atrial = regular and intervals >= 2 and len(atrial) >= 1.3 * intervals and atrial_rhythm
-    if extra_atrial:
-        # AV dissociation: the atrial wave before each QRS comes at a varying interval
-        before = []
-        for onset in onsets[dominant]:
-            earlier = atrial[(atrial < onset) & (atrial > onset - int(0.6 * fs))]
-            if len(earlier):
-                before.append((onset - earlier[-1]) * 1000.0 / fs)
-        dissociated = len(before) >= 3 and (
-            np.subtract(*np.percentile(before, [75, 25])) > 40 or np.ptp(before) > 50
-        )
-        if dissociated or not consistent:
-            return float("nan"), 3
-    # P waves are present when found before most QRS complexes by delineate, or when an atrial wave
-    # precedes most QRS complexes at a constant interval (P waves close to the previous T wave)
+    return bool(regular and intervals >= 2 and len(atrial) >= 1.3 * intervals and atrial_rhythm)
+
+
+def _dissociated(atrial: np.ndarray, dominant_onsets: np.ndarray, fs: float) -> bool:
+    """AV dissociation: the atrial wave before each QRS comes at a varying interval."""
+    before = []
+    for onset in dominant_onsets:
+        earlier = atrial[(atrial < onset) & (atrial > onset - int(0.6 * fs))]
+        if len(earlier):
+            before.append((onset - earlier[-1]) * 1000.0 / fs)
+    return len(before) >= 3 and bool(
+        np.subtract(*np.percentile(before, [75, 25])) > 40 or np.ptp(before) > 50
+    )
+
+
+def _steady_lead_in(atrial: np.ndarray, onsets: np.ndarray, dominant: np.ndarray, fs: float) -> bool:
+    """An atrial wave precedes most QRS complexes at a constant interval (80–450 ms, IQR <= 40 ms):
+    P waves present although ``delineate`` missed them (close to the previous T wave)."""
     lead_in = [(o - atrial[atrial < o][-1]) * 1000.0 / fs for o in onsets[dominant] if (atrial < o).any()]
     lead_in = [v for v in lead_in if 80 <= v <= 450]
-    steady = len(lead_in) >= 0.5 * dominant.sum() and np.subtract(*np.percentile(lead_in, [75, 25])) <= 40
-    if (has_p.sum() < 0.5 * dominant.sum() and not steady) or not consistent:
-        return float("nan"), 0
-    pr_ms = float(np.median(pr))
-    if extra_atrial:
-        return pr_ms, 2
-    # second degree: a pause holding a P wave that no QRS follows. The pause is measured against the
-    # shorter conducted cycles (3:2 conduction alternates short and long), and a pause that starts at
-    # an ectopic beat is its compensatory pause, not a block.
+    return len(lead_in) >= 0.5 * dominant.sum() and bool(np.subtract(*np.percentile(lead_in, [75, 25])) <= 40)
+
+
+def _blocked_pause(
+    low: np.ndarray,
+    delineation: QRSDelineation,
+    dominant: np.ndarray,
+    rr: np.ndarray,
+    dominant_rr: np.ndarray,
+    pr_ms: float,
+) -> bool:
+    """Second-degree block: a pause holding a P wave that no QRS follows.
+
+    The pause is measured against the shorter conducted cycles (3:2 conduction alternates short and
+    long), and a pause that starts at an ectopic beat is its compensatory pause, not a block.
+    """
+    fs, onsets, p_on = delineation.fs, delineation.qrs_onsets, delineation.p_onsets
     reference = float(np.percentile(dominant_rr, 25))
     pauses = [k for k in np.flatnonzero(rr > 1.6 * reference) if dominant[k] and dominant[k + 1]]
-    velocity = _low_frequency_velocity(low, fs) if pauses else None
-    t_end = _t_end_s(low, delineation, dominant) if pauses else float("nan")
+    if not pauses:
+        return False
+    velocity = _low_frequency_velocity(low, fs)
+    t_end = _t_end_s(low, delineation, dominant)
     for k in pauses:
         # after the T wave of beat k, before the P wave (or QRS) of beat k + 1
         start = delineation.qrs_offsets[k] + int(0.35 * fs)
@@ -476,10 +515,26 @@ def _p_and_av_block(record: ECGRecord, delineation: QRSDelineation) -> tuple[flo
             start = min(start, onsets[k] + int((t_end + 0.04) * fs))
         # the next beat's own P wave (where the median PR puts it when not found) is not in the window
         anchor = p_on[k + 1] if p_on[k + 1] >= 0 else onsets[k + 1] - int(pr_ms * fs / 1000)
-        found = find_p_wave(low, velocity, start, anchor - int(0.04 * fs), fs)
-        if found is not None:
-            return pr_ms, 2
-    return pr_ms, 1 if pr_ms > 200 else 0
+        if find_p_wave(low, velocity, start, anchor - int(0.04 * fs), fs) is not None:
+            return True
+    return False
+
+
+def _dominant_beat(record: ECGRecord, delineation: QRSDelineation) -> tuple[float, dict[str, _Lead]]:
+    """QRS duration (ms, median) and per-lead morphology of the dominant rhythm's representative beat:
+    ectopic beats left out when others remain."""
+    valid = delineation.valid
+    dominant_valid = valid if delineation.ectopic is None else valid & ~delineation.ectopic
+    if dominant_valid.sum() < max(2, 0.5 * valid.sum()):
+        dominant_valid = valid
+    durations = delineation.qrs_durations_ms[dominant_valid]
+    qrs_ms = float(np.median(durations)) if len(durations) else float("nan")
+    beat = qrs_window(
+        record, replace(delineation, valid=dominant_valid), n_samples=BEAT_MS, mode="fixed", missing="keep"
+    )  # 1 sample = 1 ms; a lead missing in every beat stays NaN and is not assessable
+    onset = int(PRE_ONSET_MS)
+    offset = min(onset + round(qrs_ms), BEAT_MS)
+    return qrs_ms, {name: _lead_morphology(beat[i], onset, offset) for i, name in enumerate(record.leads)}
 
 
 def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None = None) -> ECGMeasurements:
@@ -515,18 +570,7 @@ def measure(record: ECGRecord, delineation: QRSDelineation, *, sex: str | None =
             "Read the file with cardiopredict.read_ecg, which derives the limb leads from I and II."
         )
     valid = delineation.valid
-    # morphology and QRS duration of the dominant rhythm: ectopic beats left out (when others remain)
-    dominant_valid = valid if delineation.ectopic is None else valid & ~delineation.ectopic
-    if dominant_valid.sum() < max(2, 0.5 * valid.sum()):
-        dominant_valid = valid
-    durations = delineation.qrs_durations_ms[dominant_valid]
-    qrs_ms = float(np.median(durations)) if len(durations) else float("nan")
-    beat = qrs_window(
-        record, replace(delineation, valid=dominant_valid), n_samples=BEAT_MS, mode="fixed", missing="keep"
-    )  # 1 sample = 1 ms; a lead missing in every beat stays NaN and is not assessable below
-    onset = int(PRE_ONSET_MS)
-    offset = min(onset + round(qrs_ms), BEAT_MS)
-    leads = {name: _lead_morphology(beat[i], onset, offset) for i, name in enumerate(record.leads)}
+    qrs_ms, leads = _dominant_beat(record, delineation)
     degraded = degraded_leads(record)
     for name, lead in leads.items():  # missing in every beat of the representative QRS
         if name not in degraded and not np.isfinite(lead.qrs).all():

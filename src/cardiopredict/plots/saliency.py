@@ -181,25 +181,10 @@ def plot_saliency(
         scale saturates at the 99th percentile of |attribution| over all panels.
     """
     import torch
-    from matplotlib.collections import LineCollection
-    from matplotlib.colors import TwoSlopeNorm
 
     ensemble = Ensemble.load(model_dir)
     keys = list(ensemble.input_keys or inputs)
-    missing = [key for key in keys if key not in inputs]
-    if missing:
-        raise InputError(f"inputs lack {missing}; the model in {model_dir} reads {keys}.")
-    y = np.asarray(y)
-    arrays = {key: np.asarray(inputs[key], dtype=np.float32) for key in keys}
-    if any(len(a) != len(y) for a in arrays.values()):
-        raise InputError(
-            f"every input needs one row per label ({len(y)}); got { {k: len(a) for k, a in arrays.items()} }."
-        )
-    in_group = y == positive
-    if in_group.all() or not in_group.any():
-        raise InputError(f"y must contain class {positive} and at least one other class to compare means.")
-    if ensemble.n_classes > 2 and not 0 <= positive < ensemble.n_classes:
-        raise ConfigError(f"positive={positive}: the model has classes 0..{ensemble.n_classes - 1}.")
+    arrays, in_group = _checked_inputs(ensemble, keys, inputs, y, positive=positive, model_dir=model_dir)
     means = {
         key: np.stack([a[in_group].mean(axis=0), a[~in_group].mean(axis=0)]) for key, a in arrays.items()
     }
@@ -220,18 +205,64 @@ def plot_saliency(
         raise InputError(f"the model reads no ECG window (inputs {keys}); nothing to draw.")
     names = _group_names(ensemble.config, positive)
     counts = (int(in_group.sum()), int((~in_group).sum()))
-    n_leads = means[ecg_keys[0]].shape[1]
+    panels = {key: (means[key], attributions[key].numpy()) for key in ecg_keys}
+    titles = {
+        (key, group): f"{key}: {names[group]}\n(mean of {counts[group]}; P = {at_means[group]:.2f})"
+        for key in ecg_keys
+        for group in (0, 1)
+    }
+    suptitle = (
+        f"Integrated gradients ({ensemble.config.get('model', 'model')}, {len(ensemble.models)} folds); "
+        "baseline 0 mV"
+    )
+    figure = _class_mean_figure(panels, titles, colour_label=f"attribution to P({names[0]})", title=suptitle)
+    return save_figure(figure, out, dpi=dpi)
+
+
+def _checked_inputs(
+    ensemble: Ensemble, keys: list[str], inputs: Mapping[str, Any], y: Any, *, positive: int, model_dir: Any
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's input arrays (float32) and the mask of the ``positive`` group, or a named error."""
+    missing = [key for key in keys if key not in inputs]
+    if missing:
+        raise InputError(f"inputs lack {missing}; the model in {model_dir} reads {keys}.")
+    y = np.asarray(y)
+    arrays = {key: np.asarray(inputs[key], dtype=np.float32) for key in keys}
+    if any(len(a) != len(y) for a in arrays.values()):
+        raise InputError(
+            f"every input needs one row per label ({len(y)}); got { {k: len(a) for k, a in arrays.items()} }."
+        )
+    in_group = y == positive
+    if in_group.all() or not in_group.any():
+        raise InputError(f"y must contain class {positive} and at least one other class to compare means.")
+    if ensemble.n_classes > 2 and not 0 <= positive < ensemble.n_classes:
+        raise ConfigError(f"positive={positive}: the model has classes 0..{ensemble.n_classes - 1}.")
+    return arrays, in_group
+
+
+def _class_mean_figure(
+    panels: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    titles: Mapping[tuple[str, int], str],
+    *,
+    colour_label: str,
+    title: str,
+) -> Any:
+    """One column per (window, group) of mean waveforms ``(2, n_leads, T)`` coloured by attribution."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import TwoSlopeNorm
+
     # Colour saturates at the 99th percentile of |attribution| so a few spikes do not wash out the rest.
-    magnitudes = np.concatenate([np.abs(attributions[key].numpy()).ravel() for key in ecg_keys])
+    magnitudes = np.concatenate([np.abs(attribution).ravel() for _, attribution in panels.values()])
     scale = float(np.quantile(magnitudes, 0.99)) or float(magnitudes.max()) or 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-scale, vmax=scale)
-    columns = [(key, group) for key in ecg_keys for group in (0, 1)]
+    columns = [(key, group) for key in panels for group in (0, 1)]
+    n_leads = next(iter(panels.values()))[0].shape[1]
     height = 0.75 * n_leads + 1.2
     figure = new_figure(figsize=(2.4 * len(columns) + 1.0, height), layout=None)
     figure.subplots_adjust(left=0.1, right=0.86, bottom=0.5 / height, top=1 - 0.9 / height, hspace=0.15)
     axes = figure.subplots(n_leads, len(columns), squeeze=False, sharex="col", sharey="row")
     for col, (key, group) in enumerate(columns):
-        wave, attribution = means[key][group], attributions[key][group].numpy()
+        wave, attribution = panels[key][0][group], panels[key][1][group]
         samples = np.arange(wave.shape[-1])
         for lead, lead_name in enumerate(lead_names(n_leads)):
             ax = axes[lead, col]
@@ -244,17 +275,12 @@ def plot_saliency(
             ax.tick_params(labelsize=6)
             if col == 0:
                 ax.set_ylabel(lead_name, rotation=0, ha="right", va="center", fontsize=8)
-        axes[0, col].set_title(
-            f"{key}: {names[group]}\n(mean of {counts[group]}; P = {at_means[group]:.2f})", fontsize=7
-        )
+        axes[0, col].set_title(titles[key, group], fontsize=7)
         axes[-1, col].set_xlabel("sample", fontsize=7)
     colourbar = figure.colorbar(lines, cax=figure.add_axes((0.89, 0.3, 0.015, 0.4)), extend="both")
-    colourbar.set_label(f"attribution to P({names[0]})", fontsize=8)
-    figure.suptitle(
-        f"Integrated gradients ({ensemble.config.get('model', 'model')}, {len(ensemble.models)} folds); "
-        "baseline 0 mV", fontsize=9,
-    )  # fmt: skip
-    return save_figure(figure, out, dpi=dpi)
+    colourbar.set_label(colour_label, fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    return figure
 
 
 _N_SHADES = 200  # colour steps of the diverging scale (palette entries after the fixed ones)
