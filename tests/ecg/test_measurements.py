@@ -256,7 +256,7 @@ def test_field_names_studies_read_are_kept() -> None:
 
 
 def test_p_wave_shape_search_stops_early_but_answers_as_the_best_of_all_lags():
-    from cardiopredict.ecg.measurements import _alike
+    from cardiopredict.ecg._av_conduction import _alike
 
     def best_of_all_lags(segment, at, template, max_lag):
         half, best = template.shape[1] // 2, -1.0
