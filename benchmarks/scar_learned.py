@@ -14,8 +14,11 @@ For one dataset (MyoPS or EMIDEC, layouts as in ``benchmarks/scar_myops.py``), i
   model on ONE thread (crop, network, back-projection; measured on every case once after training);
 * the learned model's mean Dice minus the best threshold rule's, per case pairs;
 * held-out variants of the same fold models (no retraining): threshold 0.5 or the fold's tuned one,
-  with and without test-time flips; and every mean also over the odd- and even-numbered MyoPS cases
-  (configurations are chosen on the odd cases, the even ones are reported as held out).
+  with and without test-time flips, each also with the fitted post-processing (``_mc``: scar components
+  smaller than an area fitted on the fold's inner validation cases removed,
+  :func:`cardiopredict.training.segmentation.fit_min_component`); and every mean also over the odd- and
+  even-numbered MyoPS cases (configurations are chosen on the odd cases, the even ones are reported as
+  held out).
 
 The models are written to ``--work`` (default a temporary folder; never commit them: the datasets'
 licences forbid redistributing weights trained on them). EMIDEC png_256 slices have no spacing and no RV:
@@ -106,24 +109,64 @@ def halves(per_case: dict, dataset: str) -> dict:
 
 
 def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
-    """Every fold model on its held-out cases with threshold 0.5 / its own, test-time flips off / on."""
+    """Every fold model on its held-out cases: threshold 0.5 / its own, flips off / on, with or not ``_mc``.
+
+    ``_mc`` variants remove the scar components smaller than the area that maximises the fold's inner
+    validation cases' mean Dice (:func:`~cardiopredict.training._scar_fit.choose_min_component`), fitted
+    for that variant's threshold and flips; the held-out cases never take part in the choice.
+    """
     import json
 
-    from cardiopredict.cmr.learned import LearnedScar
-    from cardiopredict.training.segmentation import evaluate_case
+    from cardiopredict.cmr.learned import LearnedScar, remove_small_components
+    from cardiopredict.cmr.scar import scar_dice
+    from cardiopredict.training._scar_fit import choose_min_component
 
     fold_of = json.loads((work / "run.json").read_text(encoding="utf-8"))["fold_of_case"]
+    by_id = {c.patient_id: c for c in cases}
     variants: dict[str, dict] = {}
+    areas: dict[str, list] = {}
     for k in range(folds):
-        tuned = json.loads((work / f"fold{k}" / "scar_model.json").read_text(encoding="utf-8"))["threshold"]
+        saved = json.loads((work / f"fold{k}" / "scar_model.json").read_text(encoding="utf-8"))
         held = [c for c in cases if fold_of[c.patient_id] == k]
+        validation = [by_id[p] for p in saved["training"]["validation_patients"]]
         for flips in (False, True):
-            for label, threshold in (("t0.50", 0.5), ("tuned", tuned)):
-                model = LearnedScar.load(work / f"fold{k}", threshold=threshold, test_time_flips=flips)
+            for label, threshold in (("t0.50", 0.5), ("tuned", saved["threshold"])):
+                model = LearnedScar.load(
+                    work / f"fold{k}", threshold=threshold, test_time_flips=flips, min_component_mm2=0.0
+                )
                 name = f"{label}{'_flips' if flips else ''}"
-                scores = variants.setdefault(name, {})
-                scores.update({c.patient_id: evaluate_case(model, c)["dice"] for c in held})
-    return {name: {"mean_dice": halves(v, dataset), "per_case_dice": v} for name, v in variants.items()}
+                area, _ = choose_min_component([_raw_mask(model, c) for c in validation], validation)
+                areas.setdefault(f"{name}_mc", []).append(area)
+                for case in held:
+                    mask = _raw_mask(model, case)
+                    fitted = remove_small_components(
+                        mask, pixel_spacing_mm=case.pixel_spacing_mm, min_component_mm2=area
+                    )
+                    variants.setdefault(name, {})[case.patient_id] = round(scar_dice(mask, case.truth), 4)
+                    variants.setdefault(f"{name}_mc", {})[case.patient_id] = round(
+                        scar_dice(fitted, case.truth), 4
+                    )
+    return {
+        name: {
+            "mean_dice": halves(v, dataset),
+            "per_case_dice": v,
+            **({"min_component_mm2_per_fold": areas[name]} if name in areas else {}),
+        }
+        for name, v in variants.items()
+    }
+
+
+def _raw_mask(model, case) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The model's scar of one case at the acquired resolution (as ``evaluate_case`` scores it)."""
+    from cardiopredict.cmr.scar import segment_scar
+
+    return segment_scar(
+        case.images,
+        case.myo,
+        model,
+        pixel_spacing_mm=case.pixel_spacing_mm,
+        rotation_deg=case.rotation_deg,
+    ).mask
 
 
 def inference_speed(model_dir: Path, cases: list) -> dict:
@@ -223,6 +266,7 @@ def run(args: argparse.Namespace) -> dict:
         loss=args.loss,
         learning_rate=args.learning_rate,
         tune_threshold=args.tune_threshold,
+        tune_min_component=args.min_component,
         test_time_flips=args.flips,
         seed=args.seed,
         threads=args.threads,
@@ -265,6 +309,7 @@ def run(args: argparse.Namespace) -> dict:
             "median_dice": cv["median_dice"],
             "heldout_variants": heldout_variants(cases, work, args.folds, dataset),
             "thresholds": cv["thresholds"],
+            "min_components_mm2": cv["min_components_mm2"],
             "per_case_dice": learned_dice,
             "burden_bland_altman_pct": cv["burden_bland_altman_pct"],
             "best_epochs": cv["best_epochs"],
@@ -301,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--res-units", type=int, default=1, help="residual units per U-Net block")
     parser.add_argument("--tune-threshold", action="store_true", help="threshold from the inner validation")
     parser.add_argument("--flips", action="store_true", help="test-time flips in the saved models")
+    parser.add_argument(
+        "--min-component",
+        action="store_true",
+        help="fit the smallest scar component on the inner validation (the train-scar default)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
     parser.add_argument("--limit", type=int, help="only the first N cases (smoke runs)")

@@ -140,3 +140,65 @@ def test_test_time_flips_make_predictions_flip_equivariant_and_are_recorded(tmp_
     folder = _saved(tmp_path)
     assert LearnedScar.load(folder).describe()["test_time_flips"] is False
     assert LearnedScar.load(folder, test_time_flips=True).describe()["test_time_flips"] is True
+
+
+def test_small_components_are_removed_by_physical_area_and_large_ones_kept() -> None:
+    from cardiopredict.cmr.learned import remove_small_components
+
+    mask = np.zeros((2, 40, 40), dtype=bool)
+    mask[0, 2:4, 2:4] = True  # 4 pixels: a false-positive speck
+    mask[0, 10:20, 10:20] = True  # 100 pixels: a true scar
+    mask[1, 30, 30] = mask[1, 31, 31] = True  # diagonal neighbours: one 8-connected component of 2
+    fine = remove_small_components(mask, pixel_spacing_mm=(0.5, 0.5), min_component_mm2=5.0)
+    assert fine[0, 10:20, 10:20].all() and not fine[0, 2:4, 2:4].any() and not fine[1].any()
+    coarse = remove_small_components(mask, pixel_spacing_mm=(1.5, 1.5), min_component_mm2=4.0)
+    np.testing.assert_array_equal(coarse, mask)  # at 1.5 mm the speck is 9 mm², the diagonal pair 4.5 mm²
+    np.testing.assert_array_equal(
+        remove_small_components(mask, pixel_spacing_mm=(0.5, 0.5), min_component_mm2=0.0), mask
+    )
+    with pytest.raises(InputError, match=r"min_component_mm2=-1.0; give an area in mm² >= 0"):
+        remove_small_components(mask, pixel_spacing_mm=(0.5, 0.5), min_component_mm2=-1.0)
+
+
+def test_min_component_is_saved_applied_overridable_and_refused_when_bad(tmp_path) -> None:
+    from cardiopredict.cmr.learned import remove_small_components
+
+    torch.manual_seed(0)
+    folder = save_scar_model(
+        build_scar_network("unet", **TINY),
+        tmp_path / "model",
+        arch="unet",
+        network_kwargs=TINY,
+        training_data={"sha256": "0" * 64, "patients": ["a"]},
+        min_component_mm2=1000.0,  # the untrained network's "scar": one ring-sized part per slice
+    )
+    assert json.loads((folder / CONFIG_FILE).read_text())["min_component_mm2"] == 1000.0
+    assert LearnedScar.load(folder).describe()["min_component_mm2"] == 1000.0
+    study = simulate_lge_phantom(n_slices=2, seed=4)
+    myo = study.myocardium_mask()
+
+    def scar(**override) -> np.ndarray:
+        segmenter = LearnedScar.load(folder, **override)
+        return segment_scar(study.images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm).mask
+
+    everything = scar(min_component_mm2=0.0)
+    expected = remove_small_components(
+        everything, pixel_spacing_mm=study.pixel_spacing_mm, min_component_mm2=1000.0
+    )
+    np.testing.assert_array_equal(scar(), expected)
+    assert everything.sum() > expected.sum() > 0 == scar(min_component_mm2=1e6).sum()
+    with pytest.raises(InputError, match="LearnedScar: min_component_mm2=nan"):
+        LearnedScar.load(folder, min_component_mm2=float("nan"))
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    del config["min_component_mm2"]  # a model saved before the post-processing existed keeps everything
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    np.testing.assert_array_equal(scar(), everything)
+    with pytest.raises(InputError, match=r"save_scar_model: min_component_mm2=-5\.0"):
+        save_scar_model(
+            build_scar_network("unet", **TINY),
+            tmp_path / "bad",
+            arch="unet",
+            network_kwargs=TINY,
+            training_data={"sha256": "0" * 64, "patients": ["a"]},
+            min_component_mm2=-5.0,
+        )

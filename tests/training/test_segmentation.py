@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -184,3 +185,52 @@ def test_unknown_training_options_are_refused_by_name(option, message) -> None:
 
     with pytest.raises(ConfigError, match=message):
         ScarTrainingConfig(**option)
+
+
+def _blob_case(truth: np.ndarray, spacing_mm: float = 1.0) -> SimpleNamespace:
+    """What choose_min_component reads of a LabelledCase: the expert scar and the pixel spacing."""
+    return SimpleNamespace(truth=truth, pixel_spacing_mm=(spacing_mm, spacing_mm))
+
+
+def test_the_min_component_is_chosen_on_the_cases_given_and_ties_go_to_the_smaller() -> None:
+    from cardiopredict.cmr.learned import MIN_COMPONENT_GRID_MM2
+    from cardiopredict.training._scar_fit import choose_min_component
+
+    big, speck = np.zeros((1, 40, 40), dtype=bool), np.zeros((1, 40, 40), dtype=bool)
+    big[0, 5:15, 5:15] = True  # 100 mm²
+    speck[0, 30:33, 30:33] = True  # 9 mm²
+    # validation: the model adds a false-positive speck; held out: the speck is true scar
+    validation = [_blob_case(big)]
+    held_out = [_blob_case(big | speck)]
+    masks = [big | speck]
+    area, scores = choose_min_component(masks, validation)
+    assert area == 10.0 and scores["10"] == 1.0 > scores["5"]  # 10 is the smallest area removing 9 mm²
+    assert choose_min_component(masks, held_out)[0] == 0.0  # held-out data would keep everything
+    assert list(scores) == [f"{a:g}" for a in MIN_COMPONENT_GRID_MM2]
+    # at 0.5 mm pixels the same speck is 2.25 mm² and the blob 25 mm²: the physical area decides
+    assert choose_min_component(masks, [_blob_case(big, spacing_mm=0.5)])[0] == 5.0
+    with pytest.raises(InputError, match="1 masks for 0 cases"):
+        choose_min_component(masks, [])
+
+
+def test_cross_validation_fits_the_min_component_on_inner_validation_cases_only(cases, tmp_path) -> None:
+    from cardiopredict.cmr.learned import MIN_COMPONENT_GRID_MM2
+    from cardiopredict.training.segmentation import fit_min_component
+
+    config = replace(TINY, tune_min_component=True)
+    summary = cross_validate_scar(cases, tmp_path / "run", folds=4, config=config)
+    by_id = {c.patient_id: c for c in cases}
+    areas = []
+    for k in range(4):
+        folder = tmp_path / "run" / f"fold{k}"
+        held = json.loads((folder / "heldout.json").read_text())
+        model = json.loads((folder / "scar_model.json").read_text())
+        validation = [by_id[p] for p in held["validation_patients"]]
+        assert validation and not set(held["validation_patients"]) & set(held["per_case"])
+        assert held["min_component_mm2"] == model["min_component_mm2"] in MIN_COMPONENT_GRID_MM2
+        assert fit_min_component(folder, validation)[0] == model["min_component_mm2"]
+        assert len(model["training"]["min_component_dice"]) == len(MIN_COMPONENT_GRID_MM2)
+        areas.append(model["min_component_mm2"])
+    assert summary["min_components_mm2"] == areas
+    final = LearnedScar.load(tmp_path / "run" / "final")
+    assert final.min_component_mm2 == float(np.median(areas))

@@ -18,7 +18,8 @@ in 2-D, the option closest to the paper's Swin-UNet. Training lives in
 A model folder holds ``scar_model.safetensors`` (weights only; nothing is unpickled) and
 ``scar_model.json`` (format, architecture and its keyword arguments, preprocessing, which canonical
 labels counted as scar, the training-data fingerprint, the probability threshold, whether the
-probabilities are averaged over the four flips of the crop (test-time augmentation), training summary).
+probabilities are averaged over the four flips of the crop (test-time augmentation), the smallest scar
+component kept (post-processing, mm² at the acquired resolution), training summary).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
+from scipy import ndimage
 from torch import nn
 
 from cardiopredict._io import atomic_write_bytes, atomic_write_json, sha256_file
@@ -50,12 +52,14 @@ from cardiopredict.errors import ConfigError, InputError, IntensityError, ModelF
 __all__ = [
     "ARCHITECTURES",
     "CONFIG_FILE",
+    "MIN_COMPONENT_GRID_MM2",
     "WEIGHTS_FILE",
     "LearnedScar",
     "ScarEnsemble",
     "ScarSegmentationNet",
     "build_scar_network",
     "model_inputs",
+    "remove_small_components",
     "save_scar_model",
 ]
 
@@ -65,6 +69,9 @@ CONFIG_FILE = "scar_model.json"
 ARCHITECTURES = ("unet", "swinunetr")
 OUTSIDE_LOGIT = -20.0
 """Logit given to every pixel outside the myocardium (probability ~2e-9)."""
+MIN_COMPONENT_GRID_MM2 = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)
+"""Smallest-component areas (mm²) the training's post-processing fit chooses from (0 keeps everything)."""
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 class ScarSegmentationNet(nn.Module):
@@ -305,6 +312,57 @@ def predict_probabilities(
     return out
 
 
+def remove_small_components(
+    mask: np.ndarray, *, pixel_spacing_mm: tuple[float, float], min_component_mm2: float
+) -> np.ndarray:
+    """Drop every scar component smaller than ``min_component_mm2`` (2-D, per slice, 8-connected).
+
+    Parameters
+    ----------
+    mask : bool ndarray of shape (n_slices, H, W)
+        Scar on the acquired grid (already inside the myocardium).
+    pixel_spacing_mm : (row_mm, col_mm)
+        Of the grid, so the area means the same at every resolution.
+    min_component_mm2 : float
+        Components of a smaller area are removed; 0 keeps every component.
+
+    Returns
+    -------
+    bool ndarray of shape (n_slices, H, W)
+        A copy of ``mask`` without the small components.
+
+    Raises
+    ------
+    InputError
+        ``min_component_mm2`` negative or not finite, or a mask that is not a slice stack.
+    """
+    min_component_mm2 = _checked_min_component(min_component_mm2, "remove_small_components")
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 3:
+        raise InputError(f"remove_small_components: mask of shape {mask.shape}; give (n_slices, H, W).")
+    pixel_mm2 = float(pixel_spacing_mm[0]) * float(pixel_spacing_mm[1])
+    kept = mask.copy()
+    if min_component_mm2 == 0.0:
+        return kept
+    for k, plane in enumerate(mask):
+        labelled, n = ndimage.label(plane, structure=_EIGHT_CONNECTED)
+        if n:
+            area_mm2 = np.bincount(labelled.ravel(), minlength=n + 1) * pixel_mm2
+            small = area_mm2 < min_component_mm2
+            small[0] = False  # background
+            kept[k][small[labelled]] = False
+    return kept
+
+
+def _checked_min_component(value: float, where: str) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value < 0.0:
+        raise InputError(
+            f"{where}: min_component_mm2={value}; give an area in mm² >= 0 (0 keeps every component)."
+        )
+    return value
+
+
 class LearnedScar:
     """A trained scar network as a :class:`~cardiopredict.cmr.scar.ScarSegmenter`. Build with :meth:`load`.
 
@@ -319,6 +377,9 @@ class LearnedScar:
         Probability above which a pixel is scar (default: the model's, else 0.5).
     test_time_flips : bool, optional
         Average over the four flips of each crop (default: the model's, else off).
+    min_component_mm2 : float, optional
+        Scar components (2-D, per slice) smaller than this area are removed after thresholding
+        (:func:`remove_small_components`; default: the model's, else 0 = none).
     device : str
     """
 
@@ -332,6 +393,7 @@ class LearnedScar:
         source: str = "",
         threshold: float | None = None,
         test_time_flips: bool | None = None,
+        min_component_mm2: float | None = None,
         device: str = "cpu",
     ) -> None:
         self.network = network.to(device).eval()
@@ -343,6 +405,10 @@ class LearnedScar:
         self.test_time_flips = bool(
             config.get("test_time_flips", False) if test_time_flips is None else test_time_flips
         )
+        self.min_component_mm2 = _checked_min_component(
+            config.get("min_component_mm2", 0.0) if min_component_mm2 is None else min_component_mm2,
+            "LearnedScar",
+        )
         self.device = device
         self.preprocessing = dict(config["preprocessing"])
 
@@ -353,11 +419,13 @@ class LearnedScar:
         *,
         threshold: float | None = None,
         test_time_flips: bool | None = None,
+        min_component_mm2: float | None = None,
         device: str = "cpu",
     ) -> LearnedScar:
         """Load ``scar_model.json`` + ``scar_model.safetensors`` from ``directory``.
 
-        ``threshold`` and ``test_time_flips`` override the model's own (see the class).
+        ``threshold``, ``test_time_flips`` and ``min_component_mm2`` override the model's own (see the
+        class).
 
         Raises
         ------
@@ -389,6 +457,7 @@ class LearnedScar:
             source=str(folder),
             threshold=threshold,
             test_time_flips=test_time_flips,
+            min_component_mm2=min_component_mm2,
             device=device,
         )
 
@@ -425,6 +494,9 @@ class LearnedScar:
                     target_mm=target,
                 )
                 scar[k] = (back >= self.threshold) & myo_mask[k]
+        scar = remove_small_components(
+            scar, pixel_spacing_mm=pixel_spacing_mm, min_component_mm2=self.min_component_mm2
+        )
         gray = gray_zone_from_scar(images, myo_mask, scar, rule="fwhm")
         params = {key: value for key, value in self.describe().items() if key != "name"}
         return ScarResult(scar, gray, None, np.full(len(images), self.threshold), self.name, params)
@@ -441,6 +513,7 @@ class LearnedScar:
             "scar_labels": self.config["scar_labels"],
             "threshold": self.threshold,
             "test_time_flips": self.test_time_flips,
+            "min_component_mm2": self.min_component_mm2,
             "preprocessing": self.preprocessing,
         }
 
@@ -458,6 +531,7 @@ def save_scar_model(
     target_spacing_mm: float = DEFAULT_TARGET_SPACING_MM,
     threshold: float = 0.5,
     test_time_flips: bool = False,
+    min_component_mm2: float = 0.0,
 ) -> Path:
     """Write ``scar_model.safetensors`` then ``scar_model.json`` (last: a folder without it is unfinished).
 
@@ -480,12 +554,15 @@ def save_scar_model(
         Probability threshold for a scar pixel.
     test_time_flips : bool
         Whether the probabilities are averaged over the four flips of each crop.
+    min_component_mm2 : float
+        Smallest scar component kept after thresholding, mm² (0 keeps every component).
 
     Returns
     -------
     Path
         ``directory``.
     """
+    min_component_mm2 = _checked_min_component(min_component_mm2, "save_scar_model")
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
@@ -500,6 +577,7 @@ def save_scar_model(
             "scar_labels": [int(v) for v in scar_labels],
             "threshold": float(threshold),
             "test_time_flips": bool(test_time_flips),
+            "min_component_mm2": min_component_mm2,
             "training_data": dict(training_data),
             "training": dict(training or {}),
         },

@@ -3,10 +3,12 @@
 ``cardiopredict cmr train-scar`` runs :func:`cross_validate_scar` on the cases of a manifest: each of
 ``folds`` folds trains on the other folds' patients with an inner validation split (patients) for model
 selection (early stopping, or none with ``selection="last"``) and, with ``tune_threshold``, the
-probability threshold; it saves its model and scores every held-out case at the acquired resolution with
-the benchmark's definition (:func:`cardiopredict.cmr.scar.scar_dice`, pooled over the case's slices).
+probability threshold, and with ``tune_min_component`` the smallest scar component kept
+(:func:`fit_min_component`); it saves its model and scores every held-out case at the acquired resolution
+with the benchmark's definition (:func:`cardiopredict.cmr.scar.scar_dice`, pooled over the case's slices).
 Then a final model is trained on all cases for the median of the folds' best epochs (``max_epochs`` with
-``selection="last"``), with the median of the folds' thresholds. Nothing is fitted on a held-out case. A
+``selection="last"``), with the median of the folds' thresholds and smallest components. Nothing is fitted
+on a held-out case. A
 fold whose ``heldout.json`` exists is not trained again (resume), provided the cases and options are the
 same (``run.json``).
 
@@ -21,6 +23,7 @@ Output folder::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -44,7 +47,12 @@ from cardiopredict.training._scar_cases import (
     labelled_case,
     read_labelled_cases,
 )
-from cardiopredict.training._scar_fit import DEFAULT_TRAINING, ScarTrainingConfig, fit_scar_network
+from cardiopredict.training._scar_fit import (
+    DEFAULT_TRAINING,
+    ScarTrainingConfig,
+    choose_min_component,
+    fit_scar_network,
+)
 from cardiopredict.training.crossval import make_folds
 
 __all__ = [
@@ -54,6 +62,7 @@ __all__ = [
     "cross_validate_scar",
     "data_fingerprint",
     "evaluate_case",
+    "fit_min_component",
     "fit_scar_network",
     "labelled_case",
     "read_labelled_cases",
@@ -80,6 +89,49 @@ def evaluate_case(segmenter: LearnedScar, case: LabelledCase) -> dict[str, float
         "expert_burden_pct": round(expert, 3),
         "slices": len(case.images),
     }
+
+
+def fit_min_component(
+    model_dir: str | os.PathLike[str],
+    cases: Sequence[LabelledCase],
+    *,
+    threshold: float | None = None,
+    test_time_flips: bool | None = None,
+    device: str = "cpu",
+) -> tuple[float, dict[str, float]]:
+    """Fit the smallest scar component a saved model keeps on ``cases`` (its inner validation cases).
+
+    The model's masks of ``cases`` at the acquired resolution, every component kept, are scored after
+    removing the components smaller than each area of
+    :data:`~cardiopredict.cmr.learned.MIN_COMPONENT_GRID_MM2`; the area with the best mean Dice wins
+    (ties: the smaller).
+
+    Parameters
+    ----------
+    model_dir : path
+        A scar model folder.
+    cases : sequence of LabelledCase
+        Never the cases the model is scored on.
+    threshold, test_time_flips : optional
+        Override the model's own (as :meth:`LearnedScar.load`).
+    device : str
+
+    Returns
+    -------
+    min_component_mm2 : float
+    scores : dict
+        Mean Dice per candidate area, mm² (string keys).
+    """
+    segmenter = LearnedScar.load(
+        model_dir, threshold=threshold, test_time_flips=test_time_flips, min_component_mm2=0.0, device=device
+    )
+    masks = [
+        segment_scar(
+            c.images, c.myo, segmenter, pixel_spacing_mm=c.pixel_spacing_mm, rotation_deg=c.rotation_deg
+        ).mask
+        for c in cases
+    ]
+    return choose_min_component(masks, cases)
 
 
 def assign_folds(cases: Sequence[LabelledCase], *, folds: int, seed: int) -> np.ndarray:
@@ -184,20 +236,7 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
     train, val = _inner_validation(rest, config.validation_fraction, config.seed + k)
     network, history = fit_scar_network(train, val, config=config, on_epoch=bar.epoch(f"fold {k}", config))
     bar.finish_fold(config.max_epochs * config.ensemble - history["total_epochs"])
-    save_scar_model(
-        network,
-        folder,
-        arch=config.arch,
-        network_kwargs=config.network_kwargs(),
-        scar_labels=config.scar_labels,
-        training_data={
-            "sha256": data_fingerprint(train + val),
-            "patients": [c.patient_id for c in train + val],
-        },
-        training={**history, "validation_patients": [c.patient_id for c in val]},
-        threshold=history["threshold"],
-        test_time_flips=config.test_time_flips,
-    )
+    min_component = _save_fold_model(network, history, folder, train, val, config)
     segmenter = LearnedScar.load(folder, device=config.device)
     started = time.perf_counter()
     per_case = {c.patient_id: evaluate_case(segmenter, c) for c in held}
@@ -208,6 +247,7 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
         "best_epoch": history["best_epoch"],
         "epochs_run": history["epochs_run"],
         "threshold": history["threshold"],
+        "min_component_mm2": min_component,
         "train_seconds": history["seconds"],
         "inference_slices_per_s": round(sum(c.images.shape[0] for c in held) / max(seconds, 1e-9), 2),
         "train_patients": [c.patient_id for c in train],
@@ -215,6 +255,31 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
     }
     atomic_write_json(done, result)
     return result
+
+
+def _save_fold_model(network, history, folder, train, val, config) -> float:  # type: ignore[no-untyped-def]
+    """Save a fold's model; with ``tune_min_component``, fit the area on ``val`` and save it in the model."""
+    save = functools.partial(
+        save_scar_model,
+        network,
+        folder,
+        arch=config.arch,
+        network_kwargs=config.network_kwargs(),
+        scar_labels=config.scar_labels,
+        training_data={
+            "sha256": data_fingerprint(train + val),
+            "patients": [c.patient_id for c in train + val],
+        },
+        threshold=history["threshold"],
+        test_time_flips=config.test_time_flips,
+    )
+    training = {**history, "validation_patients": [c.patient_id for c in val]}
+    save(training=training)
+    if not (config.tune_min_component and val):
+        return 0.0
+    area, scores = fit_min_component(folder, val, device=config.device)
+    save(training={**training, "min_component_dice": scores}, min_component_mm2=area)
+    return area
 
 
 def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -228,6 +293,9 @@ def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # ty
     threshold = config.threshold
     if results and config.tune_threshold:
         threshold = float(np.median([r.get("threshold", config.threshold) for r in results]))
+    min_component = 0.0
+    if results and config.tune_min_component:
+        min_component = float(np.median([r.get("min_component_mm2", 0.0) for r in results]))
     network, history = fit_scar_network(
         cases, [], config=config, epochs=epochs, on_epoch=bar.epoch("final", config)
     )
@@ -240,11 +308,12 @@ def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # ty
         network_kwargs=config.network_kwargs(),
         scar_labels=config.scar_labels,
         training_data={"sha256": sha, "patients": patients},
-        training={**history, "threshold": threshold},
+        training={**history, "threshold": threshold, "min_component_mm2": min_component},
         threshold=threshold,
         test_time_flips=config.test_time_flips,
+        min_component_mm2=min_component,
     )
-    return {**history, "threshold": threshold}
+    return {**history, "threshold": threshold, "min_component_mm2": min_component}
 
 
 def _summarise(cases, results, final_info, out, config) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -264,6 +333,7 @@ def _summarise(cases, results, final_info, out, config) -> dict[str, Any]:  # ty
         "train_seconds_per_fold": [r["train_seconds"] for r in results],
         "best_epochs": [r["best_epoch"] for r in results],
         "thresholds": [r.get("threshold") for r in results],
+        "min_components_mm2": [r.get("min_component_mm2", 0.0) for r in results],
         "inference_slices_per_s": [r["inference_slices_per_s"] for r in results],
         "final_model": None if final_info is None else str(out / "final"),
         "final_train_seconds": None if final_info is None else final_info.get("seconds"),
