@@ -458,3 +458,35 @@ def test_benchmark_agreement_counts_records_across_clinical_thresholds() -> None
     assert beats["loa_low"] == pytest.approx(-1.0 - 1.96 * 63**0.5, abs=0.01)
     assert beats["loa_high"] == pytest.approx(-1.0 + 1.96 * 63**0.5, abs=0.01)
     assert result["records"]["mean"] == 0.75
+
+
+def test_benchmark_scatter_splits_errors_into_record_and_beat_parts() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import delineation_ludb as bench
+
+    totals = bench._empty()
+    totals["beat_record"] = ["a", "a", "b", "b"]
+    totals["onset"] = totals["offset"] = [1.0, 3.0, -4.0, -2.0]  # record means 2 and -3, +-1 around them
+    totals["duration"] = [0.0, 0.0, 0.0, 0.0]
+    totals["true_duration"] = [100.0, 110.0, 120.0, 120.0]  # record a scatters by +-5 ms, b not at all
+    result = bench.scatter(totals)
+    assert result["onset"] == {"within_record_sd": 1.0, "between_record_sd": 2.5}
+    assert result["duration"] == {"within_record_sd": 0.0, "between_record_sd": 0.0}
+    assert result["truth_duration_within_record_sd"] == pytest.approx((50 / 4) ** 0.5, abs=0.01)
+    assert result["truth_duration_per_record_sd_median"] == 2.5
+
+
+def test_benchmark_ranked_truth_skips_one_outlying_lead_mark() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import delineation_ludb as bench
+
+    beat_1 = [(100, 130, 160), (60, 131, 162), (104, 132, 190)]  # one early onset, one late offset
+    beat_2 = [(500, 530, 560)]  # a beat marked in one lead only keeps that lead's marks
+    onsets, offsets = bench._ranked_edges(beat_1 + beat_2, gap=75, rank=1)
+    assert onsets == [100, 500] and offsets == [162, 560]
