@@ -129,23 +129,18 @@ def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
         saved = json.loads((work / f"fold{k}" / "scar_model.json").read_text(encoding="utf-8"))
         held = [c for c in cases if fold_of[c.patient_id] == k]
         validation = [by_id[p] for p in saved["training"]["validation_patients"]]
-        for flips in (False, True):
-            for label, threshold in (("t0.50", 0.5), ("tuned", saved["threshold"])):
-                model = LearnedScar.load(
-                    work / f"fold{k}", threshold=threshold, test_time_flips=flips, min_component_mm2=0.0
+        for name, model in _fold_variants(LearnedScar, work / f"fold{k}", saved["threshold"]):
+            area, _ = choose_min_component([_raw_mask(model, c) for c in validation], validation)
+            areas.setdefault(f"{name}_mc", []).append(area)
+            for case in held:
+                mask = _raw_mask(model, case)
+                fitted = remove_small_components(
+                    mask, pixel_spacing_mm=case.pixel_spacing_mm, min_component_mm2=area
                 )
-                name = f"{label}{'_flips' if flips else ''}"
-                area, _ = choose_min_component([_raw_mask(model, c) for c in validation], validation)
-                areas.setdefault(f"{name}_mc", []).append(area)
-                for case in held:
-                    mask = _raw_mask(model, case)
-                    fitted = remove_small_components(
-                        mask, pixel_spacing_mm=case.pixel_spacing_mm, min_component_mm2=area
-                    )
-                    variants.setdefault(name, {})[case.patient_id] = round(scar_dice(mask, case.truth), 4)
-                    variants.setdefault(f"{name}_mc", {})[case.patient_id] = round(
-                        scar_dice(fitted, case.truth), 4
-                    )
+                variants.setdefault(name, {})[case.patient_id] = round(scar_dice(mask, case.truth), 4)
+                variants.setdefault(f"{name}_mc", {})[case.patient_id] = round(
+                    scar_dice(fitted, case.truth), 4
+                )
     return {
         name: {
             "mean_dice": halves(v, dataset),
@@ -154,6 +149,23 @@ def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
         }
         for name, v in variants.items()
     }
+
+
+def _fold_variants(learned_scar, folder: Path, tuned: float) -> list:
+    """(name, segmenter) of one fold model: threshold 0.5 / tuned, flips off / on; for an ensemble
+    also its first member alone at 0.5 (``member0_t0.50``: the single network of the same run)."""
+    variants = []
+    for flips in (False, True):
+        for label, threshold in (("t0.50", 0.5), ("tuned", tuned)):
+            model = learned_scar.load(
+                folder, threshold=threshold, test_time_flips=flips, min_component_mm2=0.0
+            )
+            variants.append((f"{label}{'_flips' if flips else ''}", model))
+    members = getattr(variants[0][1].network, "members", None)
+    if members is not None:
+        single = learned_scar(members[0], variants[0][1].config, threshold=0.5, min_component_mm2=0.0)
+        variants.append(("member0_t0.50", single))
+    return variants
 
 
 def _raw_mask(model, case) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -258,6 +270,7 @@ def run(args: argparse.Namespace) -> dict:
     rules = thresholds(cases)
     config = ScarTrainingConfig(
         arch=args.arch,
+        channels=tuple(int(c) for c in args.channels.split(",")),
         num_res_units=args.res_units,
         max_epochs=args.max_epochs,
         patience=args.patience,
@@ -268,6 +281,7 @@ def run(args: argparse.Namespace) -> dict:
         tune_threshold=args.tune_threshold,
         tune_min_component=args.min_component,
         test_time_flips=args.flips,
+        ensemble=args.ensemble,
         seed=args.seed,
         threads=args.threads,
     )
@@ -343,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     parser.add_argument("--loss", choices=("dice_ce", "tversky_ce"), default="dice_ce")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--channels", default="16,32,64,128", help="U-Net channels per level")
     parser.add_argument("--res-units", type=int, default=1, help="residual units per U-Net block")
     parser.add_argument("--tune-threshold", action="store_true", help="threshold from the inner validation")
     parser.add_argument("--flips", action="store_true", help="test-time flips in the saved models")
@@ -350,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         "--min-component",
         action="store_true",
         help="fit the smallest scar component on the inner validation (the train-scar default)",
+    )
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="networks per model (seeds seed, seed+1, ...)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
