@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=("paper", "demo", "quick"), default="paper")
     parser.add_argument("--scar", default="hysteresis", help="the pipeline's scar method (never the labels)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", default="scarnet", help="comma list of scarnet, scarnet_pooled")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if not (args.data / "png_256").is_dir():
@@ -91,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         slice_thickness_mm=ASSUMED_THICKNESS_MM,
         orient=False,
     )
-    metrics = run_va_study(manifest, args.out / "run", config=config, profile=profile, progress=True)
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    metrics = run_va_study(
+        manifest, args.out / "run", models=models, config=config, profile=profile, progress=True
+    )
     summary = {
         "benchmark": "va_emidec",
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -269,3 +269,17 @@ def test_result_params_are_the_segmenters_description() -> None:
     result = segment_scar(image, myo, Hysteresis())
     assert result.method == "hysteresis"
     assert {"name": result.method, **result.params} == Hysteresis().describe()
+
+
+def test_scar_spec_carries_parameters_after_a_colon() -> None:
+    assert scar_method("hysteresis:baseline=remote") == Hysteresis(baseline="remote")
+    assert scar_method("nsd:n_sd=3, min_component_mm2=10") == NSD(n_sd=3, min_component_mm2=10)
+    assert scar_method("nsd:n_sd=3", n_sd=4) == NSD(n_sd=4)  # keyword parameters win
+    with pytest.raises(InputError, match="not key=value"):
+        scar_method("hysteresis:baseline")
+    with pytest.raises(InputError, match=r"no parameter.*foo"):
+        scar_method("nsd:foo=1")
+    with pytest.raises(InputError, match="scalar parameters"):
+        scar_method("hysteresis:fractions=0.5")
+    with pytest.raises(InputError, match="baseline='median'"):
+        scar_method("hysteresis:baseline=median")

@@ -17,7 +17,8 @@ app = typer.Typer(help="LGE cardiac MRI: preprocess, plot, train-scar.", no_args
 
 _SCAR_HELP = (
     f"Scar method: {', '.join(SCAR_METHODS)} (n-SD above remote, FWHM, FWHM hysteresis - the best rule on "
-    "MyoPS -, the label map, or a model trained with `cmr train-scar`, e.g. learned:runs/scar/final)."
+    "MyoPS -, the label map, or a model trained with `cmr train-scar`, e.g. learned:runs/scar/final); "
+    "a rule's parameters after a colon, e.g. hysteresis:baseline=remote."
 )
 
 

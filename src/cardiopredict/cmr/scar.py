@@ -382,8 +382,11 @@ def scar_method(spec: str, **params: Any) -> ScarSegmenter:
     ----------
     spec : str
         The method; ``learned:DIR`` loads the model saved in ``DIR`` (``cardiopredict cmr train-scar``).
+        A threshold rule may carry scalar parameters after a colon, ``name:key=value,key=value`` (e.g.
+        ``"hysteresis:baseline=remote"``, ``"nsd:n_sd=3"``), so a command line or a study config can
+        choose them; numbers are read as floats.
     **params
-        The segmenter's parameters, e.g. ``scar_method("nsd", n_sd=3)``.
+        The segmenter's parameters, e.g. ``scar_method("nsd", n_sd=3)`` (they override the spec's).
 
     Raises
     ------
@@ -397,15 +400,40 @@ def scar_method(spec: str, **params: Any) -> ScarSegmenter:
         from cardiopredict.cmr.learned import LearnedScar  # torch: imported only when a model is asked for
 
         return LearnedScar.load(text.split(":", 1)[1], **params)
+    name, _, options = text.partition(":")
     classes: dict[str, type] = {"nsd": NSD, "fwhm": FWHM, "hysteresis": Hysteresis, "labels": LabelScar}
-    cls = classes.get(text.lower())
+    cls = classes.get(name.strip().lower())
     if cls is None:
         raise InputError(f"unknown scar method {spec!r}; choose one of {', '.join(SCAR_METHODS)}.")
+    params = {**_spec_options(text, options), **params}
     allowed = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise InputError(f"scar method {text!r} has no parameter(s) {unknown}; its parameters are {allowed}.")
-    return cls(**params)
+    try:
+        return cls(**params)
+    except InputError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"scar method {text!r}: {error}; give scalar parameters of the right kind."
+        ) from error
+
+
+def _spec_options(spec: str, options: str) -> dict[str, Any]:
+    """``"key=value,key=value"`` of a scar spec as a dict (numbers as floats, other values as text)."""
+    parsed: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in options.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise InputError(
+                f"scar method {spec!r}: {item!r} is not key=value (e.g. 'hysteresis:baseline=remote')."
+            )
+        try:
+            parsed[key.strip()] = float(value)
+        except ValueError:
+            parsed[key.strip()] = value.strip()
+    return parsed
 
 
 def segment_scar(
