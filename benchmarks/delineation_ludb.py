@@ -104,25 +104,13 @@ def load_truth(ludb: Path, name: str, fs: float, *, rank: int = 0) -> dict[str, 
             if symbol == "N" and 0 < i < len(symbols) - 1 and symbols[i - 1] == "(" and symbols[i + 1] == ")":
                 triples.append((int(samples[i - 1]), int(samples[i]), int(samples[i + 1])))
     triples.sort(key=lambda t: t[1])
-    onsets, offsets = [], []
-    gap = int(0.15 * fs)
-    group: list[tuple[int, int, int]] = []
-    for triple in triples:
-        if group and triple[1] - group[0][1] > gap:
-            onsets.append(min(t[0] for t in group))
-            offsets.append(max(t[2] for t in group))
-            group = []
-        group.append(triple)
-    if group:
-        onsets.append(min(t[0] for t in group))
-        offsets.append(max(t[2] for t in group))
-    if rank:
-        onsets, offsets = _ranked_edges(triples, gap, rank)
+    onsets, offsets = _ranked_edges(triples, int(0.15 * fs), rank)
     return {"onsets": np.array(onsets), "offsets": np.array(offsets), "span": (int(first), int(last))}
 
 
 def _ranked_edges(triples: list[tuple[int, int, int]], gap: int, rank: int) -> tuple[list, list]:
-    """Per beat (lead marks grouped as in ``load_truth``) the (rank + 1)-th earliest onset / latest offset."""
+    """Lead marks grouped into beats (R marks within ``gap`` samples of the beat's first); per beat the
+    (rank + 1)-th earliest onset and latest offset (rank 0: the earliest and the latest)."""
     groups: list[list[tuple[int, int, int]]] = []
     for triple in triples:
         if groups and triple[1] - groups[-1][0][1] <= gap:
