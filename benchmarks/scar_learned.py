@@ -12,6 +12,8 @@ For one dataset (MyoPS or EMIDEC, layouts as in ``benchmarks/scar_myops.py``), i
   myocardium: :func:`cardiopredict.cmr.scar.scar_dice`), scar burden Bland-Altman (method minus expert,
   % of the myocardium: mean and 95 % limits), training seconds, and inference slices/s of the learned
   model on ONE thread (crop, network, back-projection; measured on every case once after training);
+* with ``--pretrain DATA``, every fold network starts from one trained first on all cases of another
+  dataset (``init_from``; none of the benchmark's own cases is in it);
 * the learned model's mean Dice minus the best threshold rule's, per case pairs;
 * held-out variants of the same fold models (no retraining): threshold 0.5 or the fold's tuned one,
   with and without test-time flips, each also with the fitted post-processing (``_mc``: scar components
@@ -260,6 +262,47 @@ def draw_figure(cases: list, work: Path, rule_name: str, out: Path, *, n_cases: 
     return plot_scar_comparison(rows, out, title="Expert vs threshold rule vs learned (held-out cases)")
 
 
+def pretrained(args: argparse.Namespace, config, work: Path) -> tuple:  # type: ignore[no-untyped-def]
+    """One network trained on every case of ``--pretrain`` (another dataset); the folds start from it.
+
+    Same options as the folds' networks (one network, ``max_epochs`` epochs, no validation). Kept in
+    ``work/pretrain`` (resumable). Returns the config with ``init_from`` set, and what to report.
+    """
+    import json
+    from dataclasses import replace
+
+    from cardiopredict.cmr.learned import save_scar_model
+    from cardiopredict.training.segmentation import data_fingerprint, fit_scar_network
+
+    if args.pretrain.resolve() == args.data.resolve():
+        raise SystemExit("--pretrain must name another dataset than --data (its cases would be held out).")
+    dataset, cases, skipped = read_labelled(args.pretrain, args.pretrain_dataset, limit=args.limit)
+    folder, single = work / "pretrain", replace(config, ensemble=1)
+    if not (folder / "scar_model.json").is_file():
+        network, history = fit_scar_network(cases, [], config=single, epochs=single.max_epochs)
+        save_scar_model(
+            network,
+            folder,
+            arch=single.arch,
+            network_kwargs=single.network_kwargs(),
+            scar_labels=single.scar_labels,
+            training_data={"sha256": data_fingerprint(cases), "patients": [c.patient_id for c in cases]},
+            training=history,
+        )
+    saved = json.loads((folder / "scar_model.json").read_text(encoding="utf-8"))
+    report = {
+        "data": str(args.pretrain),
+        "dataset": dataset,
+        "cases": len(cases),
+        "slices": int(sum(len(c.images) for c in cases)),
+        "skipped": skipped,
+        "train_seconds": saved["training"]["seconds"],
+        "epochs": saved["training"]["epochs_run"],
+        "model": str(folder),
+    }
+    return replace(config, init_from=str(folder)), report
+
+
 def run(args: argparse.Namespace) -> dict:
     import torch
 
@@ -286,6 +329,9 @@ def run(args: argparse.Namespace) -> dict:
         threads=args.threads,
     )
     work = args.work or Path(tempfile.mkdtemp(prefix=f"scar_learned_{dataset}_"))
+    pretrain = None
+    if args.pretrain:
+        config, pretrain = pretrained(args, config, work)
     started = time.perf_counter()
     cv = cross_validate_scar(
         cases, work, folds=args.folds, config=config, final=not args.no_final, progress=True
@@ -315,6 +361,7 @@ def run(args: argparse.Namespace) -> dict:
         ),
         "thresholds": rules,
         "best_threshold": best,
+        "pretrain": pretrain,
         "learned": {
             "arch": args.arch,
             "folds": args.folds,
@@ -369,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ensemble", type=int, default=1, help="networks per model (seeds seed, seed+1, ...)"
     )
+    parser.add_argument(
+        "--pretrain",
+        type=Path,
+        help="another labelled dataset: train one network on all its cases first, start every fold from it",
+    )
+    parser.add_argument("--pretrain-dataset", choices=("auto", "myops", "emidec"), default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
     parser.add_argument("--limit", type=int, help="only the first N cases (smoke runs)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,6 +133,14 @@ def test_train_scar_then_preprocess_and_plot_with_the_learned_model(labelled_nif
     )
     assert result.exit_code == 0, result.output
     assert figure.read_bytes()[:4] == b"\x89PNG"
+    warm = tmp_path / "warm"
+    args = ["cmr", "train-scar", "--manifest", str(manifest), "--folds", "2", "--max-epochs", "1"]
+    result = runner.invoke(app, [*args, "--out", str(warm), "--init-from", str(model / "final")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((warm / "fold0" / "scar_model.json").read_text())
+    assert "initialised_from" in saved["training_data"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "w2"), "--init-from", str(tmp_path)])
+    assert result.exit_code != 0 and "not a scar model folder" in result.output
 
 
 def test_preprocess_exits_1_only_when_no_patient_is_usable(tmp_path):

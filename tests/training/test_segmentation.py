@@ -234,3 +234,45 @@ def test_cross_validation_fits_the_min_component_on_inner_validation_cases_only(
     assert summary["min_components_mm2"] == areas
     final = LearnedScar.load(tmp_path / "run" / "final")
     assert final.min_component_mm2 == float(np.median(areas))
+
+
+def test_training_can_start_from_another_models_weights_and_records_it(cases, tmp_path) -> None:
+    import torch
+
+    from cardiopredict.cmr.learned import save_scar_model
+    from cardiopredict.errors import ConfigError, ModelFileError
+    from cardiopredict.training.segmentation import fit_scar_network
+
+    network, _ = fit_scar_network(cases[:2], [], config=TINY, epochs=1)
+    start = save_scar_model(
+        network,
+        tmp_path / "start",
+        arch="unet",
+        network_kwargs=TINY.network_kwargs(),
+        training_data={"sha256": "other-set", "patients": ["X1", "X2"]},
+    )
+    still = replace(TINY, augment=False, learning_rate=1e-9, weight_decay=0.0, max_epochs=1)
+    warm, _ = fit_scar_network(cases[2:], [], config=replace(still, init_from=str(start)), epochs=1)
+    cold, _ = fit_scar_network(cases[2:], [], config=still, epochs=1)
+    before = network.state_dict()
+    gap = {
+        name: float((warm.state_dict()[name] - w).abs().max())
+        for name, w in before.items()
+        if w.is_floating_point()
+    }
+    assert max(gap.values()) < 1e-5, max(gap.values())  # a near-zero learning rate: still the start's weights
+    assert any(
+        not torch.allclose(cold.state_dict()[n], w) for n, w in before.items() if w.is_floating_point()
+    )
+    with pytest.raises(ConfigError, match="network_kwargs"):
+        fit_scar_network(
+            cases[2:], [], config=replace(TINY, channels=(4, 8, 16), init_from=str(start)), epochs=1
+        )
+    with pytest.raises(ModelFileError, match="not a scar model folder"):
+        fit_scar_network(cases[2:], [], config=replace(TINY, init_from=str(tmp_path)), epochs=1)
+    cross_validate_scar(
+        cases, tmp_path / "run", folds=2, config=replace(TINY, init_from=str(start)), final=False
+    )
+    record = LearnedScar.load(tmp_path / "run" / "fold0").config["training_data"]["initialised_from"]
+    assert record["training_data_sha256"] == "other-set" and record["patients"] == 2
+    assert record["weights_sha256"] == LearnedScar.load(start).config["weights_sha256"]

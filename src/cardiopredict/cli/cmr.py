@@ -124,6 +124,13 @@ def train_scar(
     label_convention: Annotated[
         str | None, typer.Option(help="Label convention when the values do not decide it (emidec, acdc).")
     ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start every network from this scar model's weights (same --arch and options), e.g. the "
+            "final model of a train-scar run on another labelled set; default: random initialisation."
+        ),
+    ] = None,
     fresh: Annotated[
         bool, typer.Option(help="Start over instead of resuming finished folds in OUT.")
     ] = False,
@@ -148,7 +155,9 @@ def train_scar(
     if len(cases) < 2:
         typer.secho(f"error: {len(cases)} usable labelled case(s); need at least 2.", err=True, fg="red")
         raise typer.Exit(code=1)
-    options = {} if max_epochs is None else {"max_epochs": max_epochs}
+    options: dict = {} if max_epochs is None else {"max_epochs": max_epochs}
+    if init_from is not None:
+        options["init_from"] = str(init_from)
     config = ScarTrainingConfig(arch=arch.value, seed=seed, device=device, scar_labels=scar_labels, **options)
     summary = cross_validate_scar(cases, out, folds=folds, config=config, fresh=fresh, progress=True)
     typer.echo(

@@ -13,11 +13,13 @@ import torch
 
 from cardiopredict.cmr.learned import (
     MIN_COMPONENT_GRID_MM2,
+    LearnedScar,
     ScarEnsemble,
     build_scar_network,
     predict_probabilities,
     remove_small_components,
 )
+from cardiopredict.cmr.preprocess import pipeline_preprocessing
 from cardiopredict.cmr.scar import SCAR_LABELS, scar_dice
 from cardiopredict.errors import ConfigError, InputError
 from cardiopredict.training._scar_cases import LabelledCase
@@ -87,6 +89,11 @@ class ScarTrainingConfig:
         are averaged (:class:`~cardiopredict.cmr.learned.ScarEnsemble`; training and inference cost
         ``ensemble`` x).
     scar_labels : tuple of int
+    init_from : str, optional
+        Folder of a saved scar model (``scar_model.json`` + safetensors) of the same architecture and
+        preprocessing whose weights every network starts from instead of a random initialisation (a model
+        trained on another labelled set, e.g. ``cmr train-scar`` on a public one: its ``final``); then
+        trained on this run's cases as usual. Off (``None``): random initialisation.
     """
 
     arch: str = "unet"
@@ -112,6 +119,7 @@ class ScarTrainingConfig:
     test_time_flips: bool = False
     ensemble: int = 1
     scar_labels: tuple[int, ...] = field(default=SCAR_LABELS)
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ("unet", "swinunetr"):
@@ -293,7 +301,10 @@ def _fit(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    network = build_scar_network(config.arch, **config.member_kwargs()).to(device)
+    network = build_scar_network(config.arch, **config.member_kwargs())
+    if config.init_from:
+        network.load_state_dict(warm_start(config).network.state_dict())
+    network = network.to(device)
     budget = int(epochs or config.max_epochs)
     optimiser, schedule = _optimiser(network, config, budget)
     loss_fn = _loss_function(config)
@@ -329,6 +340,37 @@ def _fit(
     network.load_state_dict(best_state)
     history.update(best_epoch=best_epoch, epochs_run=epoch, seconds=round(time.perf_counter() - started, 2))
     return network.eval(), history
+
+
+def warm_start(config: ScarTrainingConfig) -> LearnedScar:
+    """The saved model ``config.init_from``, checked to fit ``config``'s network and this pipeline.
+
+    Raises
+    ------
+    ModelFileError
+        The folder is not a readable scar model.
+    ConfigError
+        Its architecture, network options or preprocessing differ from ``config``'s / the pipeline's.
+    """
+    start = LearnedScar.load(str(config.init_from))
+    wanted = {
+        "arch": config.arch,
+        "network_kwargs": config.member_kwargs(),
+        "preprocessing": pipeline_preprocessing(),
+    }
+    have = {
+        "arch": start.config["arch"],
+        "network_kwargs": start.config["network_kwargs"],
+        "preprocessing": start.preprocessing,
+    }
+    differ = [key for key in wanted if have[key] != wanted[key]]
+    if differ:
+        details = "; ".join(f"{k}: {have[k]!r} there, {wanted[k]!r} here" for k in differ)
+        raise ConfigError(
+            f"init_from={config.init_from}: that model cannot start this training ({details}); train with "
+            "the same architecture options, or leave init_from out."
+        )
+    return start
 
 
 def _train_epoch(

@@ -52,6 +52,7 @@ from cardiopredict.training._scar_fit import (
     ScarTrainingConfig,
     choose_min_component,
     fit_scar_network,
+    warm_start,
 )
 from cardiopredict.training.crossval import make_folds
 
@@ -218,6 +219,7 @@ def cross_validate_scar(
     }
     run["config"]["channels"] = list(config.channels)
     run["config"]["scar_labels"] = list(config.scar_labels)
+    run["config"].update(_initialised_from(config))
     _check_resume(out, run, fresh=fresh)
     with _EpochBar(progress, total=config.max_epochs * config.ensemble * (folds + int(final))) as bar:
         results = [_run_fold(cases, assigned, k, out, config, bar) for k in range(folds)]
@@ -269,6 +271,7 @@ def _save_fold_model(network, history, folder, train, val, config) -> float:  # 
         training_data={
             "sha256": data_fingerprint(train + val),
             "patients": [c.patient_id for c in train + val],
+            **_initialised_from(config),
         },
         threshold=history["threshold"],
         test_time_flips=config.test_time_flips,
@@ -280,6 +283,20 @@ def _save_fold_model(network, history, folder, train, val, config) -> float:  # 
     area, scores = fit_min_component(folder, val, device=config.device)
     save(training={**training, "min_component_dice": scores}, min_component_mm2=area)
     return area
+
+
+def _initialised_from(config: ScarTrainingConfig) -> dict[str, Any]:
+    """Where the networks' starting weights came from (``init_from``): its weights and training data."""
+    if not config.init_from:
+        return {}
+    start = warm_start(config)
+    return {
+        "initialised_from": {
+            "weights_sha256": start.config["weights_sha256"],
+            "training_data_sha256": start.config["training_data"]["sha256"],
+            "patients": len(start.config["training_data"].get("patients", [])),
+        }
+    }
 
 
 def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -307,7 +324,7 @@ def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # ty
         arch=config.arch,
         network_kwargs=config.network_kwargs(),
         scar_labels=config.scar_labels,
-        training_data={"sha256": sha, "patients": patients},
+        training_data={"sha256": sha, "patients": patients, **_initialised_from(config)},
         training={**history, "threshold": threshold, "min_component_mm2": min_component},
         threshold=threshold,
         test_time_flips=config.test_time_flips,
