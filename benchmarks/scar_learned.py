@@ -271,24 +271,15 @@ def pretrained(args: argparse.Namespace, config, work: Path) -> tuple:  # type: 
     import json
     from dataclasses import replace
 
-    from cardiopredict.cmr.learned import save_scar_model
-    from cardiopredict.training.segmentation import data_fingerprint, fit_scar_network
+    from cardiopredict.training.segmentation import fit_scar_network, save_trained_scar_model
 
     if args.pretrain.resolve() == args.data.resolve():
         raise SystemExit("--pretrain must name another dataset than --data (its cases would be held out).")
     dataset, cases, skipped = read_labelled(args.pretrain, args.pretrain_dataset, limit=args.limit)
-    folder, single = work / "pretrain", replace(config, ensemble=1)
+    folder, single = work / "pretrain", replace(config, ensemble=1, init_from=None)
     if not (folder / "scar_model.json").is_file():
         network, history = fit_scar_network(cases, [], config=single, epochs=single.max_epochs)
-        save_scar_model(
-            network,
-            folder,
-            arch=single.arch,
-            network_kwargs=single.network_kwargs(),
-            scar_labels=single.scar_labels,
-            training_data={"sha256": data_fingerprint(cases), "patients": [c.patient_id for c in cases]},
-            training=history,
-        )
+        save_trained_scar_model(network, folder, single, cases, training=history)
     saved = json.loads((folder / "scar_model.json").read_text(encoding="utf-8"))
     report = {
         "data": str(args.pretrain),

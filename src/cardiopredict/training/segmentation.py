@@ -67,6 +67,7 @@ __all__ = [
     "fit_scar_network",
     "labelled_case",
     "read_labelled_cases",
+    "save_trained_scar_model",
 ]
 
 RUN_FILE = "run.json"
@@ -223,7 +224,7 @@ def cross_validate_scar(
     _check_resume(out, run, fresh=fresh)
     with _EpochBar(progress, total=config.max_epochs * config.ensemble * (folds + int(final))) as bar:
         results = [_run_fold(cases, assigned, k, out, config, bar) for k in range(folds)]
-        final_info = _train_final(cases, results, out, config, run["data_sha256"], bar) if final else None
+        final_info = _train_final(cases, results, out, config, bar) if final else None
     return _summarise(cases, results, final_info, out, config)
 
 
@@ -261,28 +262,67 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
 
 def _save_fold_model(network, history, folder, train, val, config) -> float:  # type: ignore[no-untyped-def]
     """Save a fold's model; with ``tune_min_component``, fit the area on ``val`` and save it in the model."""
-    save = functools.partial(
-        save_scar_model,
-        network,
-        folder,
-        arch=config.arch,
-        network_kwargs=config.network_kwargs(),
-        scar_labels=config.scar_labels,
-        training_data={
-            "sha256": data_fingerprint(train + val),
-            "patients": [c.patient_id for c in train + val],
-            **_initialised_from(config),
-        },
-        threshold=history["threshold"],
-        test_time_flips=config.test_time_flips,
-    )
     training = {**history, "validation_patients": [c.patient_id for c in val]}
+    save = functools.partial(
+        save_trained_scar_model, network, folder, config, train + val, threshold=history["threshold"]
+    )
     save(training=training)
     if not (config.tune_min_component and val):
         return 0.0
     area, scores = fit_min_component(folder, val, device=config.device)
     save(training={**training, "min_component_dice": scores}, min_component_mm2=area)
     return area
+
+
+def save_trained_scar_model(
+    network: torch.nn.Module,
+    folder: str | Path,
+    config: ScarTrainingConfig,
+    cases: Sequence[LabelledCase],
+    *,
+    training: dict[str, Any],
+    threshold: float | None = None,
+    min_component_mm2: float = 0.0,
+) -> Path:
+    """Save a network trained with ``config`` on ``cases`` (its architecture, labels, data fingerprint).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        From :func:`fit_scar_network`.
+    folder : path
+    config : ScarTrainingConfig
+        The options it was trained with (architecture, scar labels, flips, starting weights).
+    cases : sequence of LabelledCase
+        Every case it was fitted or validated on (fingerprinted and listed in ``training_data``).
+    training : dict
+        The training summary to store.
+    threshold : float, optional
+        Probability threshold (default ``config.threshold``).
+    min_component_mm2 : float
+        Post-processing area (0 keeps every component).
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    return save_scar_model(
+        network,
+        folder,
+        arch=config.arch,
+        network_kwargs=config.network_kwargs(),
+        scar_labels=config.scar_labels,
+        training_data={
+            "sha256": data_fingerprint(cases),
+            "patients": [c.patient_id for c in cases],
+            **_initialised_from(config),
+        },
+        training=training,
+        threshold=config.threshold if threshold is None else threshold,
+        test_time_flips=config.test_time_flips,
+        min_component_mm2=min_component_mm2,
+    )
 
 
 def _initialised_from(config: ScarTrainingConfig) -> dict[str, Any]:
@@ -299,7 +339,7 @@ def _initialised_from(config: ScarTrainingConfig) -> dict[str, Any]:
     }
 
 
-def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _train_final(cases, results, out, config, bar) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     folder = out / "final"
     if (folder / "scar_model.json").is_file():
         bar.skip(config.max_epochs * config.ensemble, "final: done earlier")
@@ -317,17 +357,13 @@ def _train_final(cases, results, out, config, sha, bar) -> dict[str, Any]:  # ty
         cases, [], config=config, epochs=epochs, on_epoch=bar.epoch("final", config)
     )
     bar.finish_fold(config.max_epochs * config.ensemble - history["total_epochs"])
-    patients = [c.patient_id for c in cases]
-    save_scar_model(
+    save_trained_scar_model(
         network,
         folder,
-        arch=config.arch,
-        network_kwargs=config.network_kwargs(),
-        scar_labels=config.scar_labels,
-        training_data={"sha256": sha, "patients": patients, **_initialised_from(config)},
+        config,
+        cases,
         training={**history, "threshold": threshold, "min_component_mm2": min_component},
         threshold=threshold,
-        test_time_flips=config.test_time_flips,
         min_component_mm2=min_component,
     )
     return {**history, "threshold": threshold, "min_component_mm2": min_component}
