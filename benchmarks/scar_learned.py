@@ -17,8 +17,9 @@ For one dataset (MyoPS or EMIDEC, layouts as in ``benchmarks/scar_myops.py``), i
 * the learned model's mean Dice minus the best threshold rule's, per case pairs;
 * held-out variants of the same fold models (no retraining): threshold 0.5 or the fold's tuned one,
   with and without test-time flips, each also with the fitted post-processing (``_mc``: scar components
-  smaller than an area fitted on the fold's inner validation cases removed,
-  :func:`cardiopredict.training.segmentation.fit_min_component`); and every mean also over the odd- and
+  smaller than an area fitted on the fold's inner validation cases removed; ``_mc_bp``: then every case
+  under a burden fitted the same way called scar-free;
+  :func:`cardiopredict.training.segmentation.fit_postprocessing`); and every mean also over the odd- and
   even-numbered MyoPS cases (configurations are chosen on the odd cases, the even ones are reported as
   held out).
 
@@ -111,46 +112,65 @@ def halves(per_case: dict, dataset: str) -> dict:
 
 
 def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
-    """Every fold model on its held-out cases: threshold 0.5 / its own, flips off / on, with or not ``_mc``.
+    """Every fold model on its held-out cases: threshold 0.5 / its own, flips off / on, post-processed or not.
 
     ``_mc`` variants remove the scar components smaller than the area that maximises the fold's inner
     validation cases' mean Dice (:func:`~cardiopredict.training._scar_fit.choose_min_component`), fitted
-    for that variant's threshold and flips; the held-out cases never take part in the choice.
+    for that variant's threshold and flips; ``_mc_bp`` then also call scar-free every case under the
+    burden fitted the same way after the area
+    (:func:`~cardiopredict.training._scar_fit.choose_min_scar_percent`). The held-out cases never take
+    part in a choice.
     """
     import json
 
-    from cardiopredict.cmr.learned import LearnedScar, remove_small_components
+    from cardiopredict.cmr.learned import LearnedScar
     from cardiopredict.cmr.scar import scar_dice
-    from cardiopredict.training._scar_fit import choose_min_component
+    from cardiopredict.training._scar_fit import choose_min_component, choose_min_scar_percent
 
     fold_of = json.loads((work / "run.json").read_text(encoding="utf-8"))["fold_of_case"]
     by_id = {c.patient_id: c for c in cases}
     variants: dict[str, dict] = {}
-    areas: dict[str, list] = {}
+    fitted: dict[str, list] = {}
     for k in range(folds):
         saved = json.loads((work / f"fold{k}" / "scar_model.json").read_text(encoding="utf-8"))
         held = [c for c in cases if fold_of[c.patient_id] == k]
         validation = [by_id[p] for p in saved["training"]["validation_patients"]]
         for name, model in _fold_variants(LearnedScar, work / f"fold{k}", saved["threshold"]):
-            area, _ = choose_min_component([_raw_mask(model, c) for c in validation], validation)
-            areas.setdefault(f"{name}_mc", []).append(area)
+            val_masks = [_raw_mask(model, c) for c in validation]
+            area, _ = choose_min_component(val_masks, validation)
+            burden, _ = choose_min_scar_percent(_post(val_masks, validation, area), validation)
+            fitted.setdefault(f"{name}_mc", []).append(area)
+            fitted.setdefault(f"{name}_mc_bp", []).append(burden)
             for case in held:
                 mask = _raw_mask(model, case)
-                fitted = remove_small_components(
-                    mask, pixel_spacing_mm=case.pixel_spacing_mm, min_component_mm2=area
-                )
-                variants.setdefault(name, {})[case.patient_id] = round(scar_dice(mask, case.truth), 4)
-                variants.setdefault(f"{name}_mc", {})[case.patient_id] = round(
-                    scar_dice(fitted, case.truth), 4
-                )
+                for label, post in (
+                    (name, mask),
+                    (f"{name}_mc", _post([mask], [case], area)[0]),
+                    (f"{name}_mc_bp", _post([mask], [case], area, burden)[0]),
+                ):
+                    variants.setdefault(label, {})[case.patient_id] = round(scar_dice(post, case.truth), 4)
     return {
         name: {
             "mean_dice": halves(v, dataset),
             "per_case_dice": v,
-            **({"min_component_mm2_per_fold": areas[name]} if name in areas else {}),
+            **({"fitted_per_fold": fitted[name]} if name in fitted else {}),
         }
         for name, v in variants.items()
     }
+
+
+def _post(masks: list, cases: list, area: float, burden: float = 0.0) -> list:
+    """The masks after removing components under ``area`` mm², then cases under ``burden`` % scar-free."""
+    from cardiopredict.cmr.learned import remove_small_components, remove_trace_scar
+
+    return [
+        remove_trace_scar(
+            remove_small_components(m, pixel_spacing_mm=c.pixel_spacing_mm, min_component_mm2=area),
+            c.myo,
+            min_scar_percent=burden,
+        )
+        for m, c in zip(masks, cases, strict=True)
+    ]
 
 
 def _fold_variants(learned_scar, folder: Path, tuned: float) -> list:
@@ -314,6 +334,7 @@ def run(args: argparse.Namespace) -> dict:
         learning_rate=args.learning_rate,
         tune_threshold=args.tune_threshold,
         tune_min_component=args.min_component,
+        tune_min_scar_percent=args.min_scar_percent,
         test_time_flips=args.flips,
         ensemble=args.ensemble,
         seed=args.seed,
@@ -362,6 +383,7 @@ def run(args: argparse.Namespace) -> dict:
             "heldout_variants": heldout_variants(cases, work, args.folds, dataset),
             "thresholds": cv["thresholds"],
             "min_components_mm2": cv["min_components_mm2"],
+            "min_scar_percents": cv["min_scar_percents"],
             "per_case_dice": learned_dice,
             "burden_bland_altman_pct": cv["burden_bland_altman_pct"],
             "best_epochs": cv["best_epochs"],
@@ -403,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
         "--min-component",
         action="store_true",
         help="fit the smallest scar component on the inner validation (the train-scar default)",
+    )
+    parser.add_argument(
+        "--min-scar-percent",
+        action="store_true",
+        help="also fit the smallest case scar burden on the inner validation (after the component)",
     )
     parser.add_argument(
         "--ensemble", type=int, default=1, help="networks per model (seeds seed, seed+1, ...)"

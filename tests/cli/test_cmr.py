@@ -135,10 +135,12 @@ def test_train_scar_then_preprocess_and_plot_with_the_learned_model(labelled_nif
     assert figure.read_bytes()[:4] == b"\x89PNG"
     warm = tmp_path / "warm"
     args = ["cmr", "train-scar", "--manifest", str(manifest), "--folds", "2", "--max-epochs", "1"]
-    result = runner.invoke(app, [*args, "--out", str(warm), "--init-from", str(model / "final")])
+    start = ["--init-from", str(model / "final"), "--min-scar-percent"]
+    result = runner.invoke(app, [*args, "--out", str(warm), *start])
     assert result.exit_code == 0, result.output
     saved = json.loads((warm / "fold0" / "scar_model.json").read_text())
     assert "initialised_from" in saved["training_data"]
+    assert json.loads((warm / "run.json").read_text())["config"]["tune_min_scar_percent"] is True
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "w2"), "--init-from", str(tmp_path)])
     assert result.exit_code != 0 and "not a scar model folder" in result.output
 

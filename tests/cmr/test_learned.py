@@ -160,6 +160,49 @@ def test_small_components_are_removed_by_physical_area_and_large_ones_kept() -> 
         remove_small_components(mask, pixel_spacing_mm=(0.5, 0.5), min_component_mm2=-1.0)
 
 
+def test_a_case_under_the_min_scar_percent_is_called_scar_free_and_others_kept() -> None:
+    from cardiopredict.cmr.learned import remove_trace_scar
+
+    myo = np.zeros((2, 20, 20), dtype=bool)
+    myo[:, 5:15, 5:15] = True  # 200 myocardium pixels
+    scar = np.zeros_like(myo)
+    scar[0, 5, 5:8] = True  # 3 pixels: 1.5 %
+    assert not remove_trace_scar(scar, myo, min_scar_percent=2.0).any()
+    np.testing.assert_array_equal(remove_trace_scar(scar, myo, min_scar_percent=1.5), scar)  # not under
+    np.testing.assert_array_equal(remove_trace_scar(scar, myo, min_scar_percent=0.0), scar)
+    with pytest.raises(InputError, match=r"remove_trace_scar: min_scar_percent=-1\.0; give a burden"):
+        remove_trace_scar(scar, myo, min_scar_percent=-1.0)
+    with pytest.raises(InputError, match="same grid"):
+        remove_trace_scar(scar, myo[:1], min_scar_percent=1.0)
+
+
+def test_min_scar_percent_is_saved_applied_and_overridable(tmp_path) -> None:
+    torch.manual_seed(0)
+    folder = save_scar_model(
+        build_scar_network("unet", **TINY),
+        tmp_path / "model",
+        arch="unet",
+        network_kwargs=TINY,
+        training_data={"sha256": "0" * 64, "patients": ["a"]},
+        min_scar_percent=99.0,  # the untrained network marks well under 99 % of the myocardium
+    )
+    assert LearnedScar.load(folder).describe()["min_scar_percent"] == 99.0
+    study = simulate_lge_phantom(n_slices=2, seed=4)
+    myo = study.myocardium_mask()
+
+    def scar(**override) -> np.ndarray:
+        segmenter = LearnedScar.load(folder, **override)
+        return segment_scar(study.images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm).mask
+
+    assert scar().sum() == 0 < scar(min_scar_percent=0.0).sum()
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    del config["min_scar_percent"]  # a model saved before the step existed keeps every case's scar
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    np.testing.assert_array_equal(scar(), scar(min_scar_percent=0.0))
+    with pytest.raises(InputError, match=r"LearnedScar: min_scar_percent=100\.0"):
+        LearnedScar.load(folder, min_scar_percent=100.0)
+
+
 def test_min_component_is_saved_applied_overridable_and_refused_when_bad(tmp_path) -> None:
     from cardiopredict.cmr.learned import remove_small_components
 

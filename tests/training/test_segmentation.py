@@ -87,6 +87,10 @@ def test_cross_validation_scores_every_case_once_trains_a_final_model_and_resume
     stamp = weights.stat().st_mtime_ns
     again = cross_validate_scar(cases, out, folds=2, config=TINY)
     assert weights.stat().st_mtime_ns == stamp and again["per_case_dice"] == summary["per_case_dice"]
+    older = {**run, "config": {k: v for k, v in run["config"].items() if k != "tune_min_scar_percent"}}
+    (out / "run.json").write_text(json.dumps(older))  # a run saved before the option existed resumes
+    cross_validate_scar(cases, out, folds=2, config=TINY)
+    assert weights.stat().st_mtime_ns == stamp
     with pytest.raises(InputError, match="--fresh"):
         cross_validate_scar(cases, out, folds=2, config=ScarTrainingConfig(channels=(4, 8), max_epochs=3))
     cross_validate_scar(cases, out, folds=2, config=TINY, fresh=True, final=False)
@@ -187,9 +191,10 @@ def test_unknown_training_options_are_refused_by_name(option, message) -> None:
         ScarTrainingConfig(**option)
 
 
-def _blob_case(truth: np.ndarray, spacing_mm: float = 1.0) -> SimpleNamespace:
-    """What choose_min_component reads of a LabelledCase: the expert scar and the pixel spacing."""
-    return SimpleNamespace(truth=truth, pixel_spacing_mm=(spacing_mm, spacing_mm))
+def _blob_case(truth: np.ndarray, spacing_mm: float = 1.0, myo: np.ndarray | None = None) -> SimpleNamespace:
+    """What the post-processing fits read of a LabelledCase: expert scar, myocardium, pixel spacing."""
+    myo = np.ones_like(truth) if myo is None else myo
+    return SimpleNamespace(truth=truth, myo=myo, pixel_spacing_mm=(spacing_mm, spacing_mm))
 
 
 def test_the_min_component_is_chosen_on_the_cases_given_and_ties_go_to_the_smaller() -> None:
@@ -213,14 +218,36 @@ def test_the_min_component_is_chosen_on_the_cases_given_and_ties_go_to_the_small
         choose_min_component(masks, [])
 
 
-def test_cross_validation_fits_the_min_component_on_inner_validation_cases_only(cases, tmp_path) -> None:
-    from cardiopredict.cmr.learned import MIN_COMPONENT_GRID_MM2
-    from cardiopredict.training.segmentation import fit_min_component
+def test_the_min_scar_percent_is_chosen_on_the_cases_given_and_ties_go_to_the_smaller() -> None:
+    from cardiopredict.cmr.learned import MIN_SCAR_PERCENT_GRID
+    from cardiopredict.training._scar_fit import choose_min_scar_percent
 
-    config = replace(TINY, tune_min_component=True)
+    empty, trace, infarct = (np.zeros((1, 40, 40), dtype=bool) for _ in range(3))
+    trace[0, 0, :24] = True  # 24 of 1600 myocardium pixels: 1.5 %
+    infarct[0, 10:30, 10:30] = True  # 25 %
+    # validation: a scar-free case with a trace of false scar, and a true infarct found right
+    validation = [_blob_case(empty), _blob_case(infarct)]
+    burden, scores = choose_min_scar_percent([trace, infarct], validation)
+    assert burden == 2.0 and scores["2"] == 1.0 > scores["1"] == 0.5  # 2 % is the smallest that clears it
+    assert list(scores) == [f"{b:g}" for b in MIN_SCAR_PERCENT_GRID]
+    # held out, the trace is the expert's scar: those cases would keep everything
+    assert choose_min_scar_percent([trace, infarct], [_blob_case(trace), _blob_case(infarct)])[0] == 0.0
+    # burden is relative to the case's myocardium: in a 40-pixel myocardium the trace is 60 %
+    small_myo = np.zeros_like(empty)
+    small_myo[0, 0, :40] = True
+    assert choose_min_scar_percent([trace], [_blob_case(trace, myo=small_myo)])[0] == 0.0
+    with pytest.raises(InputError, match="choose_min_scar_percent: 2 masks for 1 cases"):
+        choose_min_scar_percent([trace, infarct], validation[:1])
+
+
+def test_cross_validation_fits_the_post_processing_on_inner_validation_cases_only(cases, tmp_path) -> None:
+    from cardiopredict.cmr.learned import MIN_COMPONENT_GRID_MM2, MIN_SCAR_PERCENT_GRID
+    from cardiopredict.training.segmentation import fit_postprocessing
+
+    config = replace(TINY, tune_min_component=True, tune_min_scar_percent=True)
     summary = cross_validate_scar(cases, tmp_path / "run", folds=4, config=config)
     by_id = {c.patient_id: c for c in cases}
-    areas = []
+    areas, burdens = [], []
     for k in range(4):
         folder = tmp_path / "run" / f"fold{k}"
         held = json.loads((folder / "heldout.json").read_text())
@@ -228,12 +255,22 @@ def test_cross_validation_fits_the_min_component_on_inner_validation_cases_only(
         validation = [by_id[p] for p in held["validation_patients"]]
         assert validation and not set(held["validation_patients"]) & set(held["per_case"])
         assert held["min_component_mm2"] == model["min_component_mm2"] in MIN_COMPONENT_GRID_MM2
-        assert fit_min_component(folder, validation)[0] == model["min_component_mm2"]
+        assert held["min_scar_percent"] == model["min_scar_percent"] in MIN_SCAR_PERCENT_GRID
+        refit = fit_postprocessing(folder, validation, min_scar_percent=True)
+        assert (refit["min_component_mm2"], refit["min_scar_percent"]) == (
+            model["min_component_mm2"],
+            model["min_scar_percent"],
+        )
         assert len(model["training"]["min_component_dice"]) == len(MIN_COMPONENT_GRID_MM2)
+        assert len(model["training"]["min_scar_percent_dice"]) == len(MIN_SCAR_PERCENT_GRID)
         areas.append(model["min_component_mm2"])
-    assert summary["min_components_mm2"] == areas
+        burdens.append(model["min_scar_percent"])
+    assert summary["min_components_mm2"] == areas and summary["min_scar_percents"] == burdens
     final = LearnedScar.load(tmp_path / "run" / "final")
     assert final.min_component_mm2 == float(np.median(areas))
+    assert final.min_scar_percent == float(np.median(burdens))
+    plain = fit_postprocessing(tmp_path / "run" / "fold0", cases[:1], min_component=False)
+    assert plain == {"min_component_mm2": 0.0, "min_scar_percent": 0.0}  # nothing asked, nothing fitted
 
 
 def test_training_can_start_from_another_models_weights_and_records_it(cases, tmp_path) -> None:

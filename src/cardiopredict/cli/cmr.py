@@ -131,6 +131,15 @@ def train_scar(
             "final model of a train-scar run on another labelled set; default: random initialisation."
         ),
     ] = None,
+    min_scar_percent: Annotated[
+        bool | None,
+        typer.Option(
+            "--min-scar-percent/--no-min-scar-percent",
+            help="Fit on the inner validation patients the scar burden (% of the myocardium) under which "
+            "a case is called scar-free: for cohorts with scar-free patients. Default: the training "
+            "default (docs/CMR_FORMATS.md section 9).",
+        ),
+    ] = None,
     fresh: Annotated[
         bool, typer.Option(help="Start over instead of resuming finished folds in OUT.")
     ] = False,
@@ -158,6 +167,8 @@ def train_scar(
     options: dict = {} if max_epochs is None else {"max_epochs": max_epochs}
     if init_from is not None:
         options["init_from"] = str(init_from)
+    if min_scar_percent is not None:
+        options["tune_min_scar_percent"] = min_scar_percent
     config = ScarTrainingConfig(arch=arch.value, seed=seed, device=device, scar_labels=scar_labels, **options)
     summary = cross_validate_scar(cases, out, folds=folds, config=config, fresh=fresh, progress=True)
     typer.echo(

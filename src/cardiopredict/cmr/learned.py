@@ -53,6 +53,7 @@ __all__ = [
     "ARCHITECTURES",
     "CONFIG_FILE",
     "MIN_COMPONENT_GRID_MM2",
+    "MIN_SCAR_PERCENT_GRID",
     "WEIGHTS_FILE",
     "LearnedScar",
     "ScarEnsemble",
@@ -60,6 +61,7 @@ __all__ = [
     "build_scar_network",
     "model_inputs",
     "remove_small_components",
+    "remove_trace_scar",
     "save_scar_model",
 ]
 
@@ -71,6 +73,8 @@ OUTSIDE_LOGIT = -20.0
 """Logit given to every pixel outside the myocardium (probability ~2e-9)."""
 MIN_COMPONENT_GRID_MM2 = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 """Smallest-component areas (mm²) the training's post-processing fit chooses from (0 keeps everything)."""
+MIN_SCAR_PERCENT_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0)
+"""Smallest case scar burdens (% of the myocardium) the training's post-processing fit chooses from."""
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
@@ -354,6 +358,52 @@ def remove_small_components(
     return kept
 
 
+def remove_trace_scar(mask: np.ndarray, myo_mask: np.ndarray, *, min_scar_percent: float) -> np.ndarray:
+    """Call a case scar-free when its scar is under ``min_scar_percent`` of its myocardium (pixel counts).
+
+    A case-level decision (the whole stack): on cohorts with scar-free patients a few false-positive
+    pixels cost such a case its whole Dice (0 instead of 1), while a true infarct rarely covers under a
+    percent or two of the myocardium.
+
+    Parameters
+    ----------
+    mask : bool ndarray of shape (n_slices, H, W)
+        Scar on the acquired grid (inside the myocardium).
+    myo_mask : bool ndarray of the same shape
+    min_scar_percent : float
+        0 keeps every mask.
+
+    Returns
+    -------
+    bool ndarray of shape (n_slices, H, W)
+        A copy of ``mask``, or all False.
+
+    Raises
+    ------
+    InputError
+        ``min_scar_percent`` negative or not finite, or masks of different shapes.
+    """
+    min_scar_percent = _checked_min_scar_percent(min_scar_percent, "remove_trace_scar")
+    mask, myo_mask = np.asarray(mask, dtype=bool), np.asarray(myo_mask, dtype=bool)
+    if mask.shape != myo_mask.shape:
+        raise InputError(
+            f"remove_trace_scar: scar of shape {mask.shape}, myocardium {myo_mask.shape}; give one case's "
+            "masks on the same grid."
+        )
+    burden_pct = 100.0 * mask.sum() / max(int(myo_mask.sum()), 1)
+    return np.zeros_like(mask) if burden_pct < min_scar_percent else mask.copy()
+
+
+def _checked_min_scar_percent(value: float, where: str) -> float:
+    value = float(value)
+    if not np.isfinite(value) or not 0.0 <= value < 100.0:
+        raise InputError(
+            f"{where}: min_scar_percent={value}; give a burden in % of the myocardium in [0, 100) "
+            "(0 keeps every case's scar)."
+        )
+    return value
+
+
 def _checked_min_component(value: float, where: str) -> float:
     value = float(value)
     if not np.isfinite(value) or value < 0.0:
@@ -380,6 +430,9 @@ class LearnedScar:
     min_component_mm2 : float, optional
         Scar components (2-D, per slice) smaller than this area are removed after thresholding
         (:func:`remove_small_components`; default: the model's, else 0 = none).
+    min_scar_percent : float, optional
+        Then a case whose scar is under this % of its myocardium is called scar-free
+        (:func:`remove_trace_scar`; default: the model's, else 0 = none).
     device : str
     """
 
@@ -394,6 +447,7 @@ class LearnedScar:
         threshold: float | None = None,
         test_time_flips: bool | None = None,
         min_component_mm2: float | None = None,
+        min_scar_percent: float | None = None,
         device: str = "cpu",
     ) -> None:
         self.network = network.to(device).eval()
@@ -409,6 +463,10 @@ class LearnedScar:
             config.get("min_component_mm2", 0.0) if min_component_mm2 is None else min_component_mm2,
             "LearnedScar",
         )
+        self.min_scar_percent = _checked_min_scar_percent(
+            config.get("min_scar_percent", 0.0) if min_scar_percent is None else min_scar_percent,
+            "LearnedScar",
+        )
         self.device = device
         self.preprocessing = dict(config["preprocessing"])
 
@@ -420,12 +478,13 @@ class LearnedScar:
         threshold: float | None = None,
         test_time_flips: bool | None = None,
         min_component_mm2: float | None = None,
+        min_scar_percent: float | None = None,
         device: str = "cpu",
     ) -> LearnedScar:
         """Load ``scar_model.json`` + ``scar_model.safetensors`` from ``directory``.
 
-        ``threshold``, ``test_time_flips`` and ``min_component_mm2`` override the model's own (see the
-        class).
+        ``threshold``, ``test_time_flips``, ``min_component_mm2`` and ``min_scar_percent`` override the
+        model's own (see the class).
 
         Raises
         ------
@@ -458,6 +517,7 @@ class LearnedScar:
             threshold=threshold,
             test_time_flips=test_time_flips,
             min_component_mm2=min_component_mm2,
+            min_scar_percent=min_scar_percent,
             device=device,
         )
 
@@ -497,6 +557,7 @@ class LearnedScar:
         scar = remove_small_components(
             scar, pixel_spacing_mm=pixel_spacing_mm, min_component_mm2=self.min_component_mm2
         )
+        scar = remove_trace_scar(scar, myo_mask, min_scar_percent=self.min_scar_percent)
         gray = gray_zone_from_scar(images, myo_mask, scar, rule="fwhm")
         params = {key: value for key, value in self.describe().items() if key != "name"}
         return ScarResult(scar, gray, None, np.full(len(images), self.threshold), self.name, params)
@@ -514,6 +575,7 @@ class LearnedScar:
             "threshold": self.threshold,
             "test_time_flips": self.test_time_flips,
             "min_component_mm2": self.min_component_mm2,
+            "min_scar_percent": self.min_scar_percent,
             "preprocessing": self.preprocessing,
         }
 
@@ -532,6 +594,7 @@ def save_scar_model(
     threshold: float = 0.5,
     test_time_flips: bool = False,
     min_component_mm2: float = 0.0,
+    min_scar_percent: float = 0.0,
 ) -> Path:
     """Write ``scar_model.safetensors`` then ``scar_model.json`` (last: a folder without it is unfinished).
 
@@ -556,6 +619,8 @@ def save_scar_model(
         Whether the probabilities are averaged over the four flips of each crop.
     min_component_mm2 : float
         Smallest scar component kept after thresholding, mm² (0 keeps every component).
+    min_scar_percent : float
+        Smallest case scar burden kept, % of the myocardium (0 keeps every case's scar).
 
     Returns
     -------
@@ -563,6 +628,7 @@ def save_scar_model(
         ``directory``.
     """
     min_component_mm2 = _checked_min_component(min_component_mm2, "save_scar_model")
+    min_scar_percent = _checked_min_scar_percent(min_scar_percent, "save_scar_model")
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
@@ -578,6 +644,7 @@ def save_scar_model(
             "threshold": float(threshold),
             "test_time_flips": bool(test_time_flips),
             "min_component_mm2": min_component_mm2,
+            "min_scar_percent": min_scar_percent,
             "training_data": dict(training_data),
             "training": dict(training or {}),
         },

@@ -13,11 +13,13 @@ import torch
 
 from cardiopredict.cmr.learned import (
     MIN_COMPONENT_GRID_MM2,
+    MIN_SCAR_PERCENT_GRID,
     LearnedScar,
     ScarEnsemble,
     build_scar_network,
     predict_probabilities,
     remove_small_components,
+    remove_trace_scar,
 )
 from cardiopredict.cmr.preprocess import pipeline_preprocessing
 from cardiopredict.cmr.scar import SCAR_LABELS, scar_dice
@@ -81,6 +83,13 @@ class ScarTrainingConfig:
         removed, the area being the one that maximises those cases' mean Dice (ties: the smaller); the
         final model uses the folds' median. Off: every component is kept. On by default (chosen on the
         odd MyoPS cases, issue 14: +0.001 mean Dice there, +0.002 on the even ones).
+    tune_min_scar_percent : bool
+        Then (after the area, on the same cases) the case-level step: a case whose scar covers less than
+        a burden chosen from :data:`~cardiopredict.cmr.learned.MIN_SCAR_PERCENT_GRID` (% of its
+        myocardium) is called scar-free (:func:`~cardiopredict.cmr.learned.remove_trace_scar`), the
+        burden being the one that maximises those cases' mean Dice (ties: the smaller); the final model
+        uses the folds' median. For cohorts with scar-free patients (EMIDEC's normal cases); on a cohort
+        where every case has scar the fit keeps 0 or a small value. Off by default.
     test_time_flips : bool
         Average the probabilities over the four flips of each crop (validation and every later use of the
         saved model; inference costs 4x).
@@ -116,6 +125,7 @@ class ScarTrainingConfig:
     threshold: float = 0.5
     tune_threshold: bool = False
     tune_min_component: bool = True
+    tune_min_scar_percent: bool = False
     test_time_flips: bool = False
     ensemble: int = 1
     scar_labels: tuple[int, ...] = field(default=SCAR_LABELS)
@@ -468,21 +478,65 @@ def choose_min_component(
         raise InputError(
             f"choose_min_component: {len(masks)} masks for {len(cases)} cases; give one per case."
         )
+    return _best_on_grid(
+        grid,
+        masks,
+        cases,
+        lambda mask, case, area: remove_small_components(
+            mask, pixel_spacing_mm=case.pixel_spacing_mm, min_component_mm2=area
+        ),
+    )
+
+
+def choose_min_scar_percent(
+    masks: Sequence[np.ndarray],
+    cases: Sequence[LabelledCase],
+    *,
+    grid: Sequence[float] = MIN_SCAR_PERCENT_GRID,
+) -> tuple[float, dict[str, float]]:
+    """The grid burden under which calling a case scar-free gives ``cases`` the best mean Dice.
+
+    Ties go to the smaller burden.
+
+    Parameters
+    ----------
+    masks : sequence of bool ndarray of shape (n_slices, H, W)
+        The model's scar of each case at the acquired resolution (after any component removal).
+    cases : sequence of LabelledCase
+        The cases the burden is fitted on (inner validation cases, never held-out ones).
+    grid : sequence of float
+        Candidate burdens, % of the myocardium.
+
+    Returns
+    -------
+    min_scar_percent : float
+    scores : dict
+        Mean Dice per candidate burden (``"{burden:g}"`` keys).
+    """
+    if not cases or len(masks) != len(cases):
+        raise InputError(
+            f"choose_min_scar_percent: {len(masks)} masks for {len(cases)} cases; give one per case."
+        )
+    return _best_on_grid(
+        grid,
+        masks,
+        cases,
+        lambda mask, case, burden: remove_trace_scar(mask, case.myo, min_scar_percent=burden),
+    )
+
+
+def _best_on_grid(grid, masks, cases, apply) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
+    """The grid value whose ``apply(mask, case, value)`` gives the best mean Dice (ties: the smaller)."""
     scores = {
-        float(area): float(
+        float(value): float(
             np.mean(
                 [
-                    scar_dice(
-                        remove_small_components(
-                            mask, pixel_spacing_mm=case.pixel_spacing_mm, min_component_mm2=area
-                        ),
-                        case.truth,
-                    )
+                    scar_dice(apply(mask, case, float(value)), case.truth)
                     for mask, case in zip(masks, cases, strict=True)
                 ]
             )
         )
-        for area in grid
+        for value in grid
     }
-    best = max(scores, key=lambda area: (round(scores[area], 6), -area))
-    return best, {f"{area:g}": round(value, 4) for area, value in scores.items()}
+    best = max(scores, key=lambda value: (round(scores[value], 6), -value))
+    return best, {f"{value:g}": round(score, 4) for value, score in scores.items()}

@@ -3,12 +3,12 @@
 ``cardiopredict cmr train-scar`` runs :func:`cross_validate_scar` on the cases of a manifest: each of
 ``folds`` folds trains on the other folds' patients with an inner validation split (patients) for model
 selection (early stopping, or none with ``selection="last"``) and, with ``tune_threshold``, the
-probability threshold, and with ``tune_min_component`` the smallest scar component kept
-(:func:`fit_min_component`); it saves its model and scores every held-out case at the acquired resolution
-with the benchmark's definition (:func:`cardiopredict.cmr.scar.scar_dice`, pooled over the case's slices).
-Then a final model is trained on all cases for the median of the folds' best epochs (``max_epochs`` with
-``selection="last"``), with the median of the folds' thresholds and smallest components. Nothing is fitted
-on a held-out case. A
+probability threshold, and with ``tune_min_component`` / ``tune_min_scar_percent`` the post-processing
+(:func:`fit_postprocessing`: the smallest scar component kept, the smallest case burden); it saves its
+model and scores every held-out case at the acquired resolution with the benchmark's definition
+(:func:`cardiopredict.cmr.scar.scar_dice`, pooled over the case's slices). Then a final model is trained
+on all cases for the median of the folds' best epochs (``max_epochs`` with ``selection="last"``), with
+the median of the folds' thresholds and post-processing values. Nothing is fitted on a held-out case. A
 fold whose ``heldout.json`` exists is not trained again (resume), provided the cases and options are the
 same (``run.json``).
 
@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 
 from cardiopredict._io import atomic_write_csv, atomic_write_json, provenance
-from cardiopredict.cmr.learned import LearnedScar, save_scar_model
+from cardiopredict.cmr.learned import LearnedScar, remove_small_components, save_scar_model
 from cardiopredict.cmr.scar import scar_burden, scar_dice, segment_scar
 from cardiopredict.errors import InputError, InsufficientDataError
 from cardiopredict.training._scar_cases import (
@@ -51,6 +51,7 @@ from cardiopredict.training._scar_fit import (
     DEFAULT_TRAINING,
     ScarTrainingConfig,
     choose_min_component,
+    choose_min_scar_percent,
     fit_scar_network,
     warm_start,
 )
@@ -63,7 +64,7 @@ __all__ = [
     "cross_validate_scar",
     "data_fingerprint",
     "evaluate_case",
-    "fit_min_component",
+    "fit_postprocessing",
     "fit_scar_network",
     "labelled_case",
     "read_labelled_cases",
@@ -93,20 +94,24 @@ def evaluate_case(segmenter: LearnedScar, case: LabelledCase) -> dict[str, float
     }
 
 
-def fit_min_component(
+def fit_postprocessing(
     model_dir: str | os.PathLike[str],
     cases: Sequence[LabelledCase],
     *,
+    min_component: bool = True,
+    min_scar_percent: bool = False,
     threshold: float | None = None,
     test_time_flips: bool | None = None,
     device: str = "cpu",
-) -> tuple[float, dict[str, float]]:
-    """Fit the smallest scar component a saved model keeps on ``cases`` (its inner validation cases).
+) -> dict[str, Any]:
+    """Fit a saved model's post-processing on ``cases`` (its inner validation cases), in order.
 
-    The model's masks of ``cases`` at the acquired resolution, every component kept, are scored after
+    The model's masks of ``cases`` at the acquired resolution, without post-processing, are scored after
     removing the components smaller than each area of
-    :data:`~cardiopredict.cmr.learned.MIN_COMPONENT_GRID_MM2`; the area with the best mean Dice wins
-    (ties: the smaller).
+    :data:`~cardiopredict.cmr.learned.MIN_COMPONENT_GRID_MM2` (``min_component``); then, with the chosen
+    area applied, after calling scar-free every case under each burden of
+    :data:`~cardiopredict.cmr.learned.MIN_SCAR_PERCENT_GRID` (``min_scar_percent``). Each step keeps
+    the value with the best mean Dice (ties: the smaller); a step not asked for keeps 0.
 
     Parameters
     ----------
@@ -114,18 +119,25 @@ def fit_min_component(
         A scar model folder.
     cases : sequence of LabelledCase
         Never the cases the model is scored on.
+    min_component, min_scar_percent : bool
+        Which steps to fit.
     threshold, test_time_flips : optional
         Override the model's own (as :meth:`LearnedScar.load`).
     device : str
 
     Returns
     -------
-    min_component_mm2 : float
-    scores : dict
-        Mean Dice per candidate area, mm² (string keys).
+    dict
+        ``min_component_mm2``, ``min_scar_percent`` and, per fitted step, its mean Dice per candidate
+        (``min_component_dice``, ``min_scar_percent_dice``).
     """
     segmenter = LearnedScar.load(
-        model_dir, threshold=threshold, test_time_flips=test_time_flips, min_component_mm2=0.0, device=device
+        model_dir,
+        threshold=threshold,
+        test_time_flips=test_time_flips,
+        min_component_mm2=0.0,
+        min_scar_percent=0.0,
+        device=device,
     )
     masks = [
         segment_scar(
@@ -133,7 +145,17 @@ def fit_min_component(
         ).mask
         for c in cases
     ]
-    return choose_min_component(masks, cases)
+    fitted: dict[str, Any] = {"min_component_mm2": 0.0, "min_scar_percent": 0.0}
+    if min_component:
+        area, fitted["min_component_dice"] = choose_min_component(masks, cases)
+        fitted["min_component_mm2"] = area
+        masks = [
+            remove_small_components(m, pixel_spacing_mm=c.pixel_spacing_mm, min_component_mm2=area)
+            for m, c in zip(masks, cases, strict=True)
+        ]
+    if min_scar_percent:
+        fitted["min_scar_percent"], fitted["min_scar_percent_dice"] = choose_min_scar_percent(masks, cases)
+    return fitted
 
 
 def assign_folds(cases: Sequence[LabelledCase], *, folds: int, seed: int) -> np.ndarray:
@@ -162,6 +184,7 @@ def _check_resume(out: Path, run: dict[str, Any], *, fresh: bool) -> None:
     path = out / RUN_FILE
     if path.is_file() and not fresh:
         before = json.loads(path.read_text(encoding="utf-8"))
+        before["config"] = {**_new_options(before.get("config", {})), **before.get("config", {})}
         keys = ("cases", "data_sha256", "config", "folds")
         if any(before.get(k) != run[k] for k in keys):
             changed = [k for k in keys if before.get(k) != run[k]]
@@ -173,6 +196,15 @@ def _check_resume(out: Path, run: dict[str, Any], *, fresh: bool) -> None:
         for stale in [*out.glob("fold*"), out / "final"]:
             shutil.rmtree(stale, ignore_errors=True)
     atomic_write_json(path, run)
+
+
+def _new_options(saved: dict[str, Any]) -> dict[str, Any]:
+    """Defaults of the options a run saved by an earlier version did not have (it ran without them)."""
+    return {
+        f.name: f.default
+        for f in fields(ScarTrainingConfig)
+        if f.name not in saved and f.default is not MISSING
+    }
 
 
 def cross_validate_scar(
@@ -239,7 +271,7 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
     train, val = _inner_validation(rest, config.validation_fraction, config.seed + k)
     network, history = fit_scar_network(train, val, config=config, on_epoch=bar.epoch(f"fold {k}", config))
     bar.finish_fold(config.max_epochs * config.ensemble - history["total_epochs"])
-    min_component = _save_fold_model(network, history, folder, train, val, config)
+    post = _save_fold_model(network, history, folder, train, val, config)
     segmenter = LearnedScar.load(folder, device=config.device)
     started = time.perf_counter()
     per_case = {c.patient_id: evaluate_case(segmenter, c) for c in held}
@@ -250,7 +282,7 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
         "best_epoch": history["best_epoch"],
         "epochs_run": history["epochs_run"],
         "threshold": history["threshold"],
-        "min_component_mm2": min_component,
+        **post,
         "train_seconds": history["seconds"],
         "inference_slices_per_s": round(sum(c.images.shape[0] for c in held) / max(seconds, 1e-9), 2),
         "train_patients": [c.patient_id for c in train],
@@ -260,18 +292,26 @@ def _run_fold(cases, assigned, k, out, config, bar) -> dict[str, Any]:  # type: 
     return result
 
 
-def _save_fold_model(network, history, folder, train, val, config) -> float:  # type: ignore[no-untyped-def]
-    """Save a fold's model; with ``tune_min_component``, fit the area on ``val`` and save it in the model."""
+def _save_fold_model(network, history, folder, train, val, config) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Save a fold's model; fit the post-processing asked for on ``val`` and save it in the model."""
     training = {**history, "validation_patients": [c.patient_id for c in val]}
     save = functools.partial(
         save_trained_scar_model, network, folder, config, train + val, threshold=history["threshold"]
     )
     save(training=training)
-    if not (config.tune_min_component and val):
-        return 0.0
-    area, scores = fit_min_component(folder, val, device=config.device)
-    save(training={**training, "min_component_dice": scores}, min_component_mm2=area)
-    return area
+    post = {"min_component_mm2": 0.0, "min_scar_percent": 0.0}
+    if not ((config.tune_min_component or config.tune_min_scar_percent) and val):
+        return post
+    fitted = fit_postprocessing(
+        folder,
+        val,
+        min_component=config.tune_min_component,
+        min_scar_percent=config.tune_min_scar_percent,
+        device=config.device,
+    )
+    post = {key: fitted[key] for key in post}
+    save(training={**training, **fitted}, **post)
+    return post
 
 
 def save_trained_scar_model(
@@ -283,6 +323,7 @@ def save_trained_scar_model(
     training: dict[str, Any],
     threshold: float | None = None,
     min_component_mm2: float = 0.0,
+    min_scar_percent: float = 0.0,
 ) -> Path:
     """Save a network trained with ``config`` on ``cases`` (its architecture, labels, data fingerprint).
 
@@ -299,8 +340,8 @@ def save_trained_scar_model(
         The training summary to store.
     threshold : float, optional
         Probability threshold (default ``config.threshold``).
-    min_component_mm2 : float
-        Post-processing area (0 keeps every component).
+    min_component_mm2, min_scar_percent : float
+        Post-processing: smallest component area, smallest case burden (0 keeps everything).
 
     Returns
     -------
@@ -322,6 +363,7 @@ def save_trained_scar_model(
         threshold=config.threshold if threshold is None else threshold,
         test_time_flips=config.test_time_flips,
         min_component_mm2=min_component_mm2,
+        min_scar_percent=min_scar_percent,
     )
 
 
@@ -350,23 +392,20 @@ def _train_final(cases, results, out, config, bar) -> dict[str, Any]:  # type: i
     threshold = config.threshold
     if results and config.tune_threshold:
         threshold = float(np.median([r.get("threshold", config.threshold) for r in results]))
-    min_component = 0.0
-    if results and config.tune_min_component:
-        min_component = float(np.median([r.get("min_component_mm2", 0.0) for r in results]))
+    post = {
+        key: float(np.median([r.get(key, 0.0) for r in results])) if results and tuned else 0.0
+        for key, tuned in (
+            ("min_component_mm2", config.tune_min_component),
+            ("min_scar_percent", config.tune_min_scar_percent),
+        )
+    }
     network, history = fit_scar_network(
         cases, [], config=config, epochs=epochs, on_epoch=bar.epoch("final", config)
     )
     bar.finish_fold(config.max_epochs * config.ensemble - history["total_epochs"])
-    save_trained_scar_model(
-        network,
-        folder,
-        config,
-        cases,
-        training={**history, "threshold": threshold, "min_component_mm2": min_component},
-        threshold=threshold,
-        min_component_mm2=min_component,
-    )
-    return {**history, "threshold": threshold, "min_component_mm2": min_component}
+    info = {**history, "threshold": threshold, **post}
+    save_trained_scar_model(network, folder, config, cases, training=info, threshold=threshold, **post)
+    return info
 
 
 def _summarise(cases, results, final_info, out, config) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -387,6 +426,7 @@ def _summarise(cases, results, final_info, out, config) -> dict[str, Any]:  # ty
         "best_epochs": [r["best_epoch"] for r in results],
         "thresholds": [r.get("threshold") for r in results],
         "min_components_mm2": [r.get("min_component_mm2", 0.0) for r in results],
+        "min_scar_percents": [r.get("min_scar_percent", 0.0) for r in results],
         "inference_slices_per_s": [r["inference_slices_per_s"] for r in results],
         "final_model": None if final_info is None else str(out / "final"),
         "final_train_seconds": None if final_info is None else final_info.get("seconds"),
