@@ -88,8 +88,10 @@ def test_cross_validation_scores_every_case_once_trains_a_final_model_and_resume
     again = cross_validate_scar(cases, out, folds=2, config=TINY)
     assert weights.stat().st_mtime_ns == stamp and again["per_case_dice"] == summary["per_case_dice"]
     older = {**run, "config": {k: v for k, v in run["config"].items() if k != "tune_min_scar_percent"}}
-    (out / "run.json").write_text(json.dumps(older))  # a run saved before the option existed resumes
-    cross_validate_scar(cases, out, folds=2, config=TINY)
+    (out / "run.json").write_text(json.dumps(older))  # saved before the option existed: it ran without it
+    with pytest.raises(InputError, match="other config"):
+        cross_validate_scar(cases, out, folds=2, config=TINY)
+    cross_validate_scar(cases, out, folds=2, config=replace(TINY, tune_min_scar_percent=False))
     assert weights.stat().st_mtime_ns == stamp
     with pytest.raises(InputError, match="--fresh"):
         cross_validate_scar(cases, out, folds=2, config=ScarTrainingConfig(channels=(4, 8), max_epochs=3))

@@ -136,8 +136,8 @@ def train_scar(
         typer.Option(
             "--min-scar-percent/--no-min-scar-percent",
             help="Fit on the inner validation patients the scar burden (% of the myocardium) under which "
-            "a case is called scar-free: for cohorts with scar-free patients. Default: the training "
-            "default (docs/CMR_FORMATS.md section 9).",
+            "a case is called scar-free (for cohorts with scar-free patients; where every case has scar "
+            "the fit keeps 0). Default: on (docs/CMR_FORMATS.md section 9).",
         ),
     ] = None,
     fresh: Annotated[

@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -198,13 +198,13 @@ def _check_resume(out: Path, run: dict[str, Any], *, fresh: bool) -> None:
     atomic_write_json(path, run)
 
 
+LEGACY_OPTIONS = {"init_from": None, "tune_min_scar_percent": False}
+"""What a run saved before each of these options existed did (it ran without them)."""
+
+
 def _new_options(saved: dict[str, Any]) -> dict[str, Any]:
-    """Defaults of the options a run saved by an earlier version did not have (it ran without them)."""
-    return {
-        f.name: f.default
-        for f in fields(ScarTrainingConfig)
-        if f.name not in saved and f.default is not MISSING
-    }
+    """The options a run saved by an earlier version did not have, as that version ran them."""
+    return {key: value for key, value in LEGACY_OPTIONS.items() if key not in saved}
 
 
 def cross_validate_scar(
