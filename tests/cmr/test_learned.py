@@ -176,7 +176,8 @@ def test_a_case_under_the_min_scar_percent_is_called_scar_free_and_others_kept()
         remove_trace_scar(scar, myo[:1], min_scar_percent=1.0)
 
 
-def test_min_scar_percent_is_saved_applied_and_overridable(tmp_path) -> None:
+def _post_processed_model(tmp_path, **post) -> tuple:
+    """An untrained tiny model saved with ``post`` (post-processing values), and its scar of a phantom."""
     torch.manual_seed(0)
     folder = save_scar_model(
         build_scar_network("unet", **TINY),
@@ -184,9 +185,8 @@ def test_min_scar_percent_is_saved_applied_and_overridable(tmp_path) -> None:
         arch="unet",
         network_kwargs=TINY,
         training_data={"sha256": "0" * 64, "patients": ["a"]},
-        min_scar_percent=99.0,  # the untrained network marks well under 99 % of the myocardium
+        **post,
     )
-    assert LearnedScar.load(folder).describe()["min_scar_percent"] == 99.0
     study = simulate_lge_phantom(n_slices=2, seed=4)
     myo = study.myocardium_mask()
 
@@ -194,6 +194,13 @@ def test_min_scar_percent_is_saved_applied_and_overridable(tmp_path) -> None:
         segmenter = LearnedScar.load(folder, **override)
         return segment_scar(study.images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm).mask
 
+    return folder, study, scar
+
+
+def test_min_scar_percent_is_saved_applied_and_overridable(tmp_path) -> None:
+    # the untrained network marks well under 99 % of the myocardium
+    folder, _, scar = _post_processed_model(tmp_path, min_scar_percent=99.0)
+    assert LearnedScar.load(folder).describe()["min_scar_percent"] == 99.0
     assert scar().sum() == 0 < scar(min_scar_percent=0.0).sum()
     config = json.loads((folder / CONFIG_FILE).read_text())
     del config["min_scar_percent"]  # a model saved before the step existed keeps every case's scar
@@ -206,24 +213,10 @@ def test_min_scar_percent_is_saved_applied_and_overridable(tmp_path) -> None:
 def test_min_component_is_saved_applied_overridable_and_refused_when_bad(tmp_path) -> None:
     from cardiopredict.cmr.learned import remove_small_components
 
-    torch.manual_seed(0)
-    folder = save_scar_model(
-        build_scar_network("unet", **TINY),
-        tmp_path / "model",
-        arch="unet",
-        network_kwargs=TINY,
-        training_data={"sha256": "0" * 64, "patients": ["a"]},
-        min_component_mm2=1000.0,  # the untrained network's "scar": one ring-sized part per slice
-    )
+    # the untrained network's "scar": one ring-sized part per slice
+    folder, study, scar = _post_processed_model(tmp_path, min_component_mm2=1000.0)
     assert json.loads((folder / CONFIG_FILE).read_text())["min_component_mm2"] == 1000.0
     assert LearnedScar.load(folder).describe()["min_component_mm2"] == 1000.0
-    study = simulate_lge_phantom(n_slices=2, seed=4)
-    myo = study.myocardium_mask()
-
-    def scar(**override) -> np.ndarray:
-        segmenter = LearnedScar.load(folder, **override)
-        return segment_scar(study.images, myo, segmenter, pixel_spacing_mm=study.pixel_spacing_mm).mask
-
     everything = scar(min_component_mm2=0.0)
     expected = remove_small_components(
         everything, pixel_spacing_mm=study.pixel_spacing_mm, min_component_mm2=1000.0

@@ -475,11 +475,8 @@ def choose_min_component(
     scores : dict
         Mean Dice per candidate area (``"{area:g}"`` keys).
     """
-    if not cases or len(masks) != len(cases):
-        raise InputError(
-            f"choose_min_component: {len(masks)} masks for {len(cases)} cases; give one per case."
-        )
     return _best_on_grid(
+        "choose_min_component",
         grid,
         masks,
         cases,
@@ -514,11 +511,8 @@ def choose_min_scar_percent(
     scores : dict
         Mean Dice per candidate burden (``"{burden:g}"`` keys).
     """
-    if not cases or len(masks) != len(cases):
-        raise InputError(
-            f"choose_min_scar_percent: {len(masks)} masks for {len(cases)} cases; give one per case."
-        )
     return _best_on_grid(
+        "choose_min_scar_percent",
         grid,
         masks,
         cases,
@@ -526,8 +520,10 @@ def choose_min_scar_percent(
     )
 
 
-def _best_on_grid(grid, masks, cases, apply) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
+def _best_on_grid(where, grid, masks, cases, apply) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
     """The grid value whose ``apply(mask, case, value)`` gives the best mean Dice (ties: the smaller)."""
+    if not cases or len(masks) != len(cases):
+        raise InputError(f"{where}: {len(masks)} masks for {len(cases)} cases; give one per case.")
     scores = {
         float(value): float(
             np.mean(
