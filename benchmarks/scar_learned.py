@@ -118,14 +118,14 @@ def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
     validation cases' mean Dice (:func:`~cardiopredict.training._scar_fit.choose_min_component`), fitted
     for that variant's threshold and flips; ``_mc_bp`` then also call scar-free every case under the
     burden fitted the same way after the area
-    (:func:`~cardiopredict.training._scar_fit.choose_min_scar_percent`). The held-out cases never take
-    part in a choice.
+    (:func:`~cardiopredict.training._scar_fit.choose_postprocessing`, as training fits them). The
+    held-out cases never take part in a choice.
     """
     import json
 
-    from cardiopredict.cmr.learned import LearnedScar
+    from cardiopredict.cmr.learned import LearnedScar, postprocess_scar
     from cardiopredict.cmr.scar import scar_dice
-    from cardiopredict.training._scar_fit import choose_min_component, choose_min_scar_percent
+    from cardiopredict.training._scar_fit import choose_postprocessing
 
     fold_of = json.loads((work / "run.json").read_text(encoding="utf-8"))["fold_of_case"]
     by_id = {c.patient_id: c for c in cases}
@@ -136,19 +136,27 @@ def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
         held = [c for c in cases if fold_of[c.patient_id] == k]
         validation = [by_id[p] for p in saved["training"]["validation_patients"]]
         for name, model in _fold_variants(LearnedScar, work / f"fold{k}", saved["threshold"]):
-            val_masks = [_raw_mask(model, c) for c in validation]
-            area, _ = choose_min_component(val_masks, validation)
-            burden, _ = choose_min_scar_percent(_post(val_masks, validation, area), validation)
+            post = choose_postprocessing(
+                [_raw_mask(model, c) for c in validation], validation, min_scar_percent=True
+            )
+            area, burden = post["min_component_mm2"], post["min_scar_percent"]
             fitted.setdefault(f"{name}_mc", []).append(area)
             fitted.setdefault(f"{name}_mc_bp", []).append(burden)
             for case in held:
                 mask = _raw_mask(model, case)
-                for label, post in (
-                    (name, mask),
-                    (f"{name}_mc", _post([mask], [case], area)[0]),
-                    (f"{name}_mc_bp", _post([mask], [case], area, burden)[0]),
+                for label, values in (
+                    (name, (0.0, 0.0)),
+                    (f"{name}_mc", (area, 0.0)),
+                    (f"{name}_mc_bp", (area, burden)),
                 ):
-                    variants.setdefault(label, {})[case.patient_id] = round(scar_dice(post, case.truth), 4)
+                    kept = postprocess_scar(
+                        mask,
+                        case.myo,
+                        pixel_spacing_mm=case.pixel_spacing_mm,
+                        min_component_mm2=values[0],
+                        min_scar_percent=values[1],
+                    )
+                    variants.setdefault(label, {})[case.patient_id] = round(scar_dice(kept, case.truth), 4)
     return {
         name: {
             "mean_dice": halves(v, dataset),
@@ -157,20 +165,6 @@ def heldout_variants(cases: list, work: Path, folds: int, dataset: str) -> dict:
         }
         for name, v in variants.items()
     }
-
-
-def _post(masks: list, cases: list, area: float, burden: float = 0.0) -> list:
-    """The masks after removing components under ``area`` mm², then cases under ``burden`` % scar-free."""
-    from cardiopredict.cmr.learned import remove_small_components, remove_trace_scar
-
-    return [
-        remove_trace_scar(
-            remove_small_components(m, pixel_spacing_mm=c.pixel_spacing_mm, min_component_mm2=area),
-            c.myo,
-            min_scar_percent=burden,
-        )
-        for m, c in zip(masks, cases, strict=True)
-    ]
 
 
 def _fold_variants(learned_scar, folder: Path, tuned: float) -> list:

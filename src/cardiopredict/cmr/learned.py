@@ -60,6 +60,7 @@ __all__ = [
     "ScarSegmentationNet",
     "build_scar_network",
     "model_inputs",
+    "postprocess_scar",
     "remove_small_components",
     "remove_trace_scar",
     "save_scar_model",
@@ -394,6 +395,22 @@ def remove_trace_scar(mask: np.ndarray, myo_mask: np.ndarray, *, min_scar_percen
     return np.zeros_like(mask) if burden_pct < min_scar_percent else mask.copy()
 
 
+def postprocess_scar(
+    mask: np.ndarray,
+    myo_mask: np.ndarray,
+    *,
+    pixel_spacing_mm: tuple[float, float],
+    min_component_mm2: float = 0.0,
+    min_scar_percent: float = 0.0,
+) -> np.ndarray:
+    """The learned scar's post-processing, in order: :func:`remove_small_components`, then
+    :func:`remove_trace_scar` (masks of one case on the acquired grid; 0 skips a step)."""
+    kept = remove_small_components(
+        mask, pixel_spacing_mm=pixel_spacing_mm, min_component_mm2=min_component_mm2
+    )
+    return remove_trace_scar(kept, myo_mask, min_scar_percent=min_scar_percent)
+
+
 def _checked_min_scar_percent(value: float, where: str) -> float:
     value = float(value)
     if not np.isfinite(value) or not 0.0 <= value < 100.0:
@@ -554,10 +571,13 @@ class LearnedScar:
                     target_mm=target,
                 )
                 scar[k] = (back >= self.threshold) & myo_mask[k]
-        scar = remove_small_components(
-            scar, pixel_spacing_mm=pixel_spacing_mm, min_component_mm2=self.min_component_mm2
+        scar = postprocess_scar(
+            scar,
+            myo_mask,
+            pixel_spacing_mm=pixel_spacing_mm,
+            min_component_mm2=self.min_component_mm2,
+            min_scar_percent=self.min_scar_percent,
         )
-        scar = remove_trace_scar(scar, myo_mask, min_scar_percent=self.min_scar_percent)
         gray = gray_zone_from_scar(images, myo_mask, scar, rule="fwhm")
         params = {key: value for key, value in self.describe().items() if key != "name"}
         return ScarResult(scar, gray, None, np.full(len(images), self.threshold), self.name, params)

@@ -17,6 +17,7 @@ from cardiopredict.cmr.learned import (
     LearnedScar,
     ScarEnsemble,
     build_scar_network,
+    postprocess_scar,
     predict_probabilities,
     remove_small_components,
     remove_trace_scar,
@@ -518,6 +519,47 @@ def choose_min_scar_percent(
         cases,
         lambda mask, case, burden: remove_trace_scar(mask, case.myo, min_scar_percent=burden),
     )
+
+
+def choose_postprocessing(
+    masks: Sequence[np.ndarray],
+    cases: Sequence[LabelledCase],
+    *,
+    min_component: bool = True,
+    min_scar_percent: bool = False,
+) -> dict[str, Any]:
+    """Fit the post-processing steps asked for on ``cases``, in order (a step not asked for keeps 0).
+
+    First the area (:func:`choose_min_component`) on ``masks``; then, with that area applied, the burden
+    (:func:`choose_min_scar_percent`).
+
+    Parameters
+    ----------
+    masks : sequence of bool ndarray of shape (n_slices, H, W)
+        The model's scar of each case at the acquired resolution, without post-processing.
+    cases : sequence of LabelledCase
+        The cases the values are fitted on (inner validation cases, never held-out ones).
+    min_component, min_scar_percent : bool
+        Which steps to fit.
+
+    Returns
+    -------
+    dict
+        ``min_component_mm2``, ``min_scar_percent`` and, per fitted step, its mean Dice per candidate
+        (``min_component_dice``, ``min_scar_percent_dice``).
+    """
+    fitted: dict[str, Any] = {"min_component_mm2": 0.0, "min_scar_percent": 0.0}
+    if min_component:
+        fitted["min_component_mm2"], fitted["min_component_dice"] = choose_min_component(masks, cases)
+    if min_scar_percent:
+        masks = [
+            postprocess_scar(
+                m, c.myo, pixel_spacing_mm=c.pixel_spacing_mm, min_component_mm2=fitted["min_component_mm2"]
+            )
+            for m, c in zip(masks, cases, strict=True)
+        ]
+        fitted["min_scar_percent"], fitted["min_scar_percent_dice"] = choose_min_scar_percent(masks, cases)
+    return fitted
 
 
 def _best_on_grid(where, grid, masks, cases, apply) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]

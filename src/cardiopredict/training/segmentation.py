@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 
 from cardiopredict._io import atomic_write_csv, atomic_write_json, provenance
-from cardiopredict.cmr.learned import LearnedScar, remove_small_components, save_scar_model
+from cardiopredict.cmr.learned import LearnedScar, save_scar_model
 from cardiopredict.cmr.scar import scar_burden, scar_dice, segment_scar
 from cardiopredict.errors import InputError, InsufficientDataError
 from cardiopredict.training._scar_cases import (
@@ -50,8 +50,7 @@ from cardiopredict.training._scar_cases import (
 from cardiopredict.training._scar_fit import (
     DEFAULT_TRAINING,
     ScarTrainingConfig,
-    choose_min_component,
-    choose_min_scar_percent,
+    choose_postprocessing,
     fit_scar_network,
     warm_start,
 )
@@ -106,12 +105,12 @@ def fit_postprocessing(
 ) -> dict[str, Any]:
     """Fit a saved model's post-processing on ``cases`` (its inner validation cases), in order.
 
-    The model's masks of ``cases`` at the acquired resolution, without post-processing, are scored after
-    removing the components smaller than each area of
-    :data:`~cardiopredict.cmr.learned.MIN_COMPONENT_GRID_MM2` (``min_component``); then, with the chosen
-    area applied, after calling scar-free every case under each burden of
-    :data:`~cardiopredict.cmr.learned.MIN_SCAR_PERCENT_GRID` (``min_scar_percent``). Each step keeps
-    the value with the best mean Dice (ties: the smaller); a step not asked for keeps 0.
+    The model's masks of ``cases`` at the acquired resolution, without post-processing, go to
+    :func:`~cardiopredict.training._scar_fit.choose_postprocessing`: the components smaller than each
+    area of :data:`~cardiopredict.cmr.learned.MIN_COMPONENT_GRID_MM2` removed (``min_component``); then,
+    with the chosen area applied, every case under each burden of
+    :data:`~cardiopredict.cmr.learned.MIN_SCAR_PERCENT_GRID` called scar-free (``min_scar_percent``).
+    Each step keeps the value with the best mean Dice (ties: the smaller); a step not asked for keeps 0.
 
     Parameters
     ----------
@@ -145,17 +144,7 @@ def fit_postprocessing(
         ).mask
         for c in cases
     ]
-    fitted: dict[str, Any] = {"min_component_mm2": 0.0, "min_scar_percent": 0.0}
-    if min_component:
-        area, fitted["min_component_dice"] = choose_min_component(masks, cases)
-        fitted["min_component_mm2"] = area
-        masks = [
-            remove_small_components(m, pixel_spacing_mm=c.pixel_spacing_mm, min_component_mm2=area)
-            for m, c in zip(masks, cases, strict=True)
-        ]
-    if min_scar_percent:
-        fitted["min_scar_percent"], fitted["min_scar_percent_dice"] = choose_min_scar_percent(masks, cases)
-    return fitted
+    return choose_postprocessing(masks, cases, min_component=min_component, min_scar_percent=min_scar_percent)
 
 
 def assign_folds(cases: Sequence[LabelledCase], *, folds: int, seed: int) -> np.ndarray:
