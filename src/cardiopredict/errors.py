@@ -93,6 +93,11 @@ class ConfigError(CardioPredictError, ValueError):
     """A configuration value is out of range or inconsistent with another."""
 
 
+class LeakageError(ConfigError):
+    """An evaluation would score patients with something fitted on them (e.g. a scar model trained on
+    the cohort's own expert labels)."""
+
+
 class InsufficientDataError(InputError):
     """Too few patients (or too few of one class) for the requested analysis, e.g. k-fold CV."""
 

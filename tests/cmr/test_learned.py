@@ -238,3 +238,22 @@ def test_min_component_is_saved_applied_overridable_and_refused_when_bad(tmp_pat
             training_data={"sha256": "0" * 64, "patients": ["a"]},
             min_component_mm2=-5.0,
         )
+
+
+def test_training_patients_include_the_starting_networks_listed_cases(tmp_path) -> None:
+    assert LearnedScar.load(_saved(tmp_path)).training_patients == {"a", "b"}
+    network = build_scar_network("unet", **TINY)
+    started = {
+        "weights_sha256": "1" * 64,
+        "training_data_sha256": "2" * 64,
+        "patients": 1,
+        "patient_ids": ["c"],
+    }
+    folder = save_scar_model(
+        network,
+        tmp_path / "warm",
+        arch="unet",
+        network_kwargs=TINY,
+        training_data={"sha256": "0" * 64, "patients": ["a"], "initialised_from": started},
+    )
+    assert LearnedScar.load(folder).training_patients == {"a", "c"}

@@ -153,3 +153,39 @@ def test_orientation_off_keeps_the_acquired_orientation(va_cohort, tmp_path):
     kept = build_lge_inputs(table, config=LGEInputConfig(orient=False), cache_dir=None)
     assert not np.array_equal(oriented.arrays["lge.slices"], kept.arrays["lge.slices"])
     assert kept.arrays["lge.slices"].shape == oriented.arrays["lge.slices"].shape
+
+
+def _scar_model(folder, patients):
+    import torch
+
+    from cardiopredict.cmr.learned import build_scar_network, save_scar_model
+
+    torch.manual_seed(0)
+    tiny = {"channels": [4, 8], "num_res_units": 1}
+    network = build_scar_network("unet", **tiny)
+    training_data = {"sha256": "0" * 64, "patients": list(patients)}
+    return save_scar_model(network, folder, arch="unet", network_kwargs=tiny, training_data=training_data)
+
+
+def test_a_scar_model_trained_on_the_cohorts_own_patients_is_refused(va_cohort, tmp_path):
+    from cardiopredict.errors import LeakageError
+    from cardiopredict.features import build_lge_inputs
+
+    table = pd.read_csv(va_cohort, dtype={"patient_id": str})
+    seen = _scar_model(tmp_path / "seen", ["other-1", *table["patient_id"][:7]])
+    with pytest.raises(LeakageError, match=r"trained on 7 of this cohort's patients \(.+ and 2 more\)"):
+        run_va_study(
+            va_cohort, tmp_path / "run", config=LGEInputConfig(scar=f"learned:{seen}"), figures=False
+        )
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    two = table.head(2).copy()
+    for column in ("lge", "contours"):
+        two[column] = [str(va_cohort.parent / p) for p in two[column]]
+    config = LGEInputConfig(scar=f"learned:{seen}")
+    scored = build_lge_inputs(two, config=config, cache_dir=None)  # scoring, not evaluating: allowed
+    assert len(scored.patient_ids) == 2
+    other = _scar_model(tmp_path / "other", ["other-1", "other-2"])
+    inputs = build_lge_inputs(
+        two, config=LGEInputConfig(scar=f"learned:{other}"), cache_dir=None, evaluation=True
+    )
+    assert len(inputs.patient_ids) == 2

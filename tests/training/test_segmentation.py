@@ -314,4 +314,5 @@ def test_training_can_start_from_another_models_weights_and_records_it(cases, tm
     )
     record = LearnedScar.load(tmp_path / "run" / "fold0").config["training_data"]["initialised_from"]
     assert record["training_data_sha256"] == "other-set" and record["patients"] == 2
+    assert record["patient_ids"] == ["X1", "X2"]
     assert record["weights_sha256"] == LearnedScar.load(start).config["weights_sha256"]

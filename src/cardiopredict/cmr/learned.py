@@ -582,6 +582,15 @@ class LearnedScar:
         params = {key: value for key, value in self.describe().items() if key != "name"}
         return ScarResult(scar, gray, None, np.full(len(images), self.threshold), self.name, params)
 
+    @property
+    def training_patients(self) -> frozenset[str]:
+        """``patient_id`` of every case the network was fitted or validated on, and of its starting
+        network's cases where the model lists them (``init_from``; models saved before 2026-12-03 give
+        only their number). A study refuses to evaluate these patients with it (leakage)."""
+        data = self.config["training_data"]
+        start = data.get("initialised_from", {}).get("patient_ids", [])
+        return frozenset(str(pid) for pid in [*data.get("patients", []), *start])
+
     def describe(self) -> dict[str, Any]:
         """Name, source, architecture, weights fingerprint, training-data fingerprint, preprocessing."""
         return {

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,16 @@ from cardiopredict.cmr.scar_features import SCAR_FEATURE_NAMES, scar_features
 from cardiopredict.cmr.study import LGEStudy
 from cardiopredict.cohort.manifest import read_manifest
 from cardiopredict.config import LGEInputConfig
-from cardiopredict.errors import InputError
+from cardiopredict.errors import InputError, LeakageError
 from cardiopredict.features._cohort import CohortInputs, exclusion_reason, progress_iter
 
-__all__ = ["LGE_FEATURE_VERSION", "build_lge_inputs", "lge_preprocessing", "preprocess_cohort"]
+__all__ = [
+    "LGE_FEATURE_VERSION",
+    "build_lge_inputs",
+    "lge_preprocessing",
+    "preprocess_cohort",
+    "refuse_trained_on",
+]
 
 # Bump when the LGE input building changes in a way the cache key cannot see.
 LGE_FEATURE_VERSION = 1
@@ -179,6 +186,7 @@ def build_lge_inputs(
     config: LGEInputConfig,
     cache_dir: Path | None,
     progress: bool = False,
+    evaluation: bool = False,
 ) -> CohortInputs:
     """The VA study's input builder: every patient's slice stack, or the reason it cannot be used.
 
@@ -189,6 +197,14 @@ def build_lge_inputs(
         paths), optional ``contours`` and ``labels``.
     config : LGEInputConfig
     cache_dir : Path or None
+    evaluation : bool
+        The inputs are for an evaluation (a study's cross-validation): a learned scar model trained on
+        any of the table's patients is refused (:func:`refuse_trained_on`).
+
+    Raises
+    ------
+    LeakageError
+        ``evaluation`` and the scar model was trained on some of these patients.
 
     Returns
     -------
@@ -199,6 +215,8 @@ def build_lge_inputs(
     """
     segmenter = scar_method(config.scar)
     check_preprocessing(segmenter, size=config.size, target_spacing_mm=config.target_spacing_mm)
+    if evaluation:
+        refuse_trained_on(segmenter, table["patient_id"].astype(str))
     preprocessing = lge_preprocessing(config, segmenter)
     cache = _LGECache(cache_dir, preprocessing)
     values: dict[str, dict[str, Any]] = {}
@@ -224,6 +242,27 @@ def build_lge_inputs(
         "feature_cache": {"hits": cache.hits, "misses": cache.misses},
     }
     return CohortInputs(pids, included, arrays, exclusions, derived=derived, config=config_block)
+
+
+def refuse_trained_on(segmenter: ScarSegmenter, patient_ids: Iterable[str]) -> None:
+    """Raise :class:`LeakageError` when a learned scar model was trained on any of ``patient_ids``.
+
+    Its scar maps of those patients would come from a network that saw their expert labels, so an
+    evaluation's held-out scores would be optimistic. Threshold rules fit nothing and always pass.
+    Patients are matched by ``patient_id``, the only identity a cohort has.
+    """
+    overlap = sorted(getattr(segmenter, "training_patients", frozenset()) & set(map(str, patient_ids)))
+    if not overlap:
+        return
+    shown = ", ".join(overlap[:5]) + (f" and {len(overlap) - 5} more" if len(overlap) > 5 else "")
+    raise LeakageError(
+        f"the scar model {getattr(segmenter, 'source', '')!r} was trained on {len(overlap)} of this "
+        f"cohort's patients ({shown}): their scar maps would come from a network that saw their expert "
+        "labels, so the study's held-out scores would be optimistic. Train the scar model on patients "
+        "outside this cohort (cardiopredict cmr train-scar on a separate labelled manifest) or use a "
+        "threshold rule (--scar hysteresis). If these are different people who share an ID, give them "
+        "distinct patient_id values."
+    )
 
 
 def preprocess_cohort(

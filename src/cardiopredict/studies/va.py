@@ -80,7 +80,7 @@ def _build(config: LGEInputConfig, cache_dir: Path | None):
         problems = {pid: reason for pid, reason in problems.items() if reason}
         usable = table[~table["patient_id"].astype(str).isin(list(problems))].reset_index(drop=True)
         cohort = build_lge_inputs(
-            usable, config=config, cache_dir=cache_dir or out / "cache", progress=progress
+            usable, config=config, cache_dir=cache_dir or out / "cache", progress=progress, evaluation=True
         )
         cohort.exclusions.update(problems)
         cohort.extras["has_time"] = _TIME in table and bool(cohort.table[_TIME].notna().any())

@@ -366,6 +366,7 @@ def _initialised_from(config: ScarTrainingConfig) -> dict[str, Any]:
             "weights_sha256": start.config["weights_sha256"],
             "training_data_sha256": start.config["training_data"]["sha256"],
             "patients": len(start.config["training_data"].get("patients", [])),
+            "patient_ids": sorted(start.training_patients),
         }
     }
 
