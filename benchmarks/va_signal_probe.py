@@ -60,6 +60,18 @@ VARIANTS: dict[str, tuple[int, bool, dict[str, Any], dict[str, Any]]] = {
     "m3mean_p20": (3, True, MEAN, {"max_epochs": 80, "patience": 20}),
     "m3mean_b8": (3, True, MEAN, {"batch_size": 8}),
     "m3px8_b8": (3, True, {**MEAN, "pixel_features": 8}, {"batch_size": 8}),
+    "polar_c3mean_e100": (
+        3,
+        False,
+        {"representation": "polar", "pooling": "mean"},
+        {"max_epochs": 100, "patience": 10},
+    ),
+    "polar_mean_e100": (
+        2,
+        False,
+        {"representation": "polar", "pooling": "mean"},
+        {"max_epochs": 100, "patience": 10},
+    ),
     "easy_base2ch": (2, False, {}, {}),
     "easy_m3mean": (3, True, MEAN, {}),
     "easy_m3mean_b8": (3, True, MEAN, {"batch_size": 8}),

@@ -29,12 +29,18 @@ from cardiopredict.config import LGEInputConfig, StudyProfile
 from cardiopredict.studies.va import run_va_study
 
 
-def one_size(n: int, *, seed: int, profile: StudyProfile, work: Path, scar: str, models: list[str]) -> dict:
+def one_size(
+    n: int, *, seed: int, profile: StudyProfile, work: Path, scar: str, models: list[str], lge_channel: bool
+) -> dict:
     started = time.perf_counter()
     manifest = simulate_va_cohort(work / f"cohort_{n}", n=n, seed=seed, overwrite=True)
     generated = time.perf_counter() - started
     metrics = run_va_study(
-        manifest, work / f"run_{n}", models=models, config=LGEInputConfig(scar=scar), profile=profile
+        manifest,
+        work / f"run_{n}",
+        models=models,
+        config=LGEInputConfig(scar=scar, lge_channel=lge_channel),
+        profile=profile,
     )
     scores = {**metrics["models"], **metrics["baselines"]}
     best = models[0]
@@ -64,7 +70,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile", choices=["paper", "demo", "quick"], default="paper")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scar", default="nsd")
-    parser.add_argument("--models", default="scarnet")
+    parser.add_argument(
+        "--models", default="scarnet", help="comma list of scarnet, scarnet_pooled, scarnet_polar"
+    )
+    parser.add_argument(
+        "--lge-channel", action="store_true", help="the normalised LGE as a third input channel"
+    )
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -72,7 +83,15 @@ def main(argv: list[str] | None = None) -> dict:
     profile = getattr(StudyProfile, args.profile)(seed=args.seed)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     runs = [
-        one_size(int(n), seed=args.seed, profile=profile, work=work, scar=args.scar, models=models)
+        one_size(
+            int(n),
+            seed=args.seed,
+            profile=profile,
+            work=work,
+            scar=args.scar,
+            models=models,
+            lge_channel=args.lge_channel,
+        )
         for n in args.sizes.split(",")
     ]
     for run in runs:
@@ -86,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
         "training": profile.training.to_dict(),
         "seed": args.seed,
         "scar_method": args.scar,
+        "lge_channel": args.lge_channel,
         "runs": runs,
     }
     print(dumps_strict(report))

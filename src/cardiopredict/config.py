@@ -224,4 +224,4 @@ class LGEInputConfig:
         return asdict(self)
 
 
-VA_MODELS = ("scarnet", "scarnet_pooled")
+VA_MODELS = ("scarnet", "scarnet_pooled", "scarnet_polar")

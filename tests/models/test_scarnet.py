@@ -85,6 +85,7 @@ ENCODERS = [
     {"stem_stride": 2},
     {"spatial_pooling": "mean"},
     {"pixel_features": 4, "spatial_pooling": "mean"},
+    {"representation": "polar"},
 ]
 
 
@@ -153,6 +154,8 @@ def test_input_errors_name_the_key_and_shape() -> None:
         {"spatial_pooling": "max"},
         {"augment_rotation_deg": 200.0},
         {"pixel_features": -1},
+        {"representation": "spherical"},
+        {"representation": "polar", "pixel_features": 4},
     ],
 )
 def test_bad_options_are_config_errors(kwargs: dict) -> None:
@@ -243,3 +246,32 @@ def test_run_cv_and_ensemble_accept_slice_inputs(tmp_path) -> None:
     assert ensemble.input_keys == ("slices", "slice_mask")
     proba = ensemble.predict({"slices": slices, "slice_mask": mask})
     assert proba.shape == (16,) and ((proba > 0) & (proba < 1)).all()
+
+
+def test_polar_unwrap_puts_the_scar_at_its_angle_across_the_wall() -> None:
+    from cardiopredict.models._polar import polar_unwrap
+
+    rows, cols = np.mgrid[:128, :128] - 63.5
+    radius, angle = np.hypot(rows, cols), np.degrees(np.arctan2(rows, cols)) % 360  # 0 at 3, 90 at 6 o'clock
+    ring = (radius >= 20) & (radius <= 28)
+    scar = ring & (np.abs(angle - 90) <= 20) & (radius <= 24)  # subendocardial, inferior
+    maps = polar_unwrap(
+        torch.tensor(np.stack([ring, scar])[None], dtype=torch.float32), n_angles=96, n_depths=12
+    )
+    assert maps.shape == (1, 2, 12, 96)  # scar, thickness; depth x angle
+    columns = maps[0, 0].amax(dim=0).numpy() > 0.5
+    degrees = np.arange(96) * 360 / 96
+    assert columns[np.abs(degrees - 90) <= 15].all() and not columns[np.abs(degrees - 90) >= 25].any()
+    inferior = maps[0, 0, :, 24].numpy()  # 90 degrees
+    assert inferior[:5].min() > 0.75 and inferior[7:].max() < 0.1  # inner half only (edge: partial volume)
+    thickness = maps[0, 1, 0].numpy() * 10
+    assert np.abs(thickness - 8).max() < 1.5  # the ring is 8-9 px thick
+
+
+def test_polar_encoder_attributes_to_scar_not_to_the_myocardium_mask() -> None:
+    stacks, _ = _cohort(2, seed=6)
+    inputs = _inputs(stacks)
+    model = build_model("scarnet", representation="polar", pooling="mean").eval()
+    slices = inputs["slices"].clone().requires_grad_(True)
+    model({"slices": slices, "slice_mask": inputs["slice_mask"]}).sum().backward()
+    assert slices.grad[:, :, 1].abs().sum() > 0 and slices.grad[:, :, 0].abs().sum() == 0

@@ -41,7 +41,12 @@ def run(
     scar: Annotated[
         str, typer.Option(help="Scar method: hysteresis, nsd, fwhm, labels (the label map) or learned:DIR.")
     ] = _LGE.scar,
-    models: Annotated[str, typer.Option(help="Comma list of scarnet, scarnet_pooled.")] = "scarnet",
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Comma list of scarnet, scarnet_pooled, scarnet_polar (docs/BENCHMARKS.md, section 11)."
+        ),
+    ] = "scarnet",
     lge_channel: Annotated[
         bool, typer.Option(help="Add the normalised LGE image as a third channel.")
     ] = False,

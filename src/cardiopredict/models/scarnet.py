@@ -48,7 +48,10 @@ channel crosses the core), ``spatial_pooling="mean"`` (how much of each pattern,
 ``pooling="sum"`` (totals over slices, as scar mass is), ``pixel_features`` (a per-pixel layer kept
 inside the myocardium, before the stem: intensity windows such as the gray zone) and
 ``augment_rotation_deg`` (random in-plane rotation of each training stack). None of them made the CNN
-learn the synthetic cohort's risk at n = 235.
+learn the synthetic cohort's risk at n = 235. ``representation="polar"`` (:mod:`cardiopredict.models._polar`)
+replaces the encoder: each slice's myocardium is unwrapped to a depth x angle map (endocardium to
+epicardium x 96 angles), where a gray-zone channel splitting the core is a gap that a ``3 x 5`` kernel
+sees at full resolution; the study offers it as ``scarnet_polar`` (docs/BENCHMARKS.md, section 11).
 """
 
 from __future__ import annotations
@@ -61,15 +64,18 @@ import torch
 from torch import Tensor, nn
 
 from cardiopredict.errors import ConfigError, InputError
+from cardiopredict.models._polar import PolarSliceEncoder
 from cardiopredict.models._registry import register_model
 from cardiopredict.models.ecgnet import ClassifierHead
 
 SlicePooling = Literal["ordered", "mean", "sum", "max"]
 SlicePositions = Literal["spread", "packed"]
 SpatialPooling = Literal["flatten", "mean"]
+Representation = Literal["cartesian", "polar"]
 _POOLINGS = ("ordered", "mean", "sum", "max")
 _POSITIONS = ("spread", "packed")
 _SPATIAL_POOLINGS = ("flatten", "mean")
+_REPRESENTATIONS = ("cartesian", "polar")
 _STEM_STRIDES = (2, 4)
 _STEM_STRIDE = 4
 _DOWNSAMPLING = 16  # stem x4, then two stride-2 convolutions
@@ -196,7 +202,8 @@ class ScarNet(nn.Module):
         Input dict keys of the slices ``(batch, max_slices, in_channels, image_size, image_size)``
         float32 (zero padded) and of the slot mask ``(batch, max_slices)`` float32 (1 = real slice).
     in_channels, max_slices, image_size, width, slice_features, pooling, slice_positions,
-    hidden_size, dropout, n_outputs, stem_stride, spatial_pooling, augment_rotation_deg, pixel_features
+    hidden_size, dropout, n_outputs, stem_stride, spatial_pooling, augment_rotation_deg, pixel_features,
+    representation
         See :func:`scarnet`.
 
     Returns (forward)
@@ -224,6 +231,7 @@ class ScarNet(nn.Module):
         spatial_pooling: SpatialPooling = "flatten",
         augment_rotation_deg: float = 0.0,
         pixel_features: int = 0,
+        representation: Representation = "cartesian",
     ) -> None:
         super().__init__()
         _check_options(in_channels, max_slices, image_size, width, slice_features, hidden_size, n_outputs)
@@ -236,6 +244,7 @@ class ScarNet(nn.Module):
             pixel_features=pixel_features,
             dropout=dropout,
             keys=(input_key, mask_key),
+            representation=representation,
         )
         self.input_key, self.mask_key = input_key, mask_key
         self.input_keys: tuple[str, ...] = (input_key, mask_key)
@@ -246,15 +255,21 @@ class ScarNet(nn.Module):
         )
         self.pooling, self.slice_positions = pooling, slice_positions
         self.augment_rotation_deg = float(augment_rotation_deg)
-        self.encoder = SliceEncoder(
-            in_channels=self.in_channels,
-            image_size=self.image_size,
-            width=width,
-            slice_features=slice_features,
-            stem_stride=stem_stride,
-            spatial_pooling=spatial_pooling,
-            pixel_features=int(pixel_features),
-        )
+        self.encoder: nn.Module
+        if representation == "polar":
+            self.encoder = PolarSliceEncoder(
+                in_channels=self.in_channels, width=2 * width, slice_features=slice_features
+            )
+        else:
+            self.encoder = SliceEncoder(
+                in_channels=self.in_channels,
+                image_size=self.image_size,
+                width=width,
+                slice_features=slice_features,
+                stem_stride=stem_stride,
+                spatial_pooling=spatial_pooling,
+                pixel_features=int(pixel_features),
+            )
         ordered = pooling == "ordered"
         self.head = ClassifierHead(
             n_features=slice_features * (self.max_slices if ordered else 1),
@@ -359,7 +374,13 @@ def _check_choices(
     pixel_features: int,
     dropout: Sequence[float],
     keys: tuple[str, str],
+    representation: str = "cartesian",
 ) -> None:
+    if representation not in _REPRESENTATIONS or (representation == "polar" and int(pixel_features)):
+        raise ConfigError(
+            f"representation={representation!r}, pixel_features={pixel_features}: choose "
+            f"{' or '.join(_REPRESENTATIONS)}; the polar encoder has no per-pixel layer (pixel_features=0)."
+        )
     if pooling not in _POOLINGS or slice_positions not in _POSITIONS:
         raise ConfigError(
             f"pooling={pooling!r}, slice_positions={slice_positions!r}: choose pooling from "
@@ -429,6 +450,7 @@ def scarnet(
     spatial_pooling: SpatialPooling = "flatten",
     augment_rotation_deg: float = 0.0,
     pixel_features: int = 0,
+    representation: Representation = "cartesian",
 ) -> ScarNet:
     """Build :class:`ScarNet` (registry name ``"scarnet"``).
 
@@ -473,6 +495,12 @@ def scarnet(
     pixel_features : int
         0: off; k > 0: a 1 x 1 convolution to k channels with ReLU before the stem, multiplied by the
         myocardium channel (so padding and everything outside the myocardium stay zero).
+    representation : {"cartesian", "polar"}
+        ``"cartesian"``: the encoder reads the 128 x 128 slice (paper). ``"polar"``: each slice is first
+        unwrapped to a depth x angle map of its myocardium (12 depths endocardium -> epicardium, 96
+        angles; channels: scar, the LGE when given, wall thickness), then two ``3 x 5`` convolutions of
+        ``2 * width`` channels and global mean + max pooling (:mod:`cardiopredict.models._polar`);
+        ``stem_stride`` and ``spatial_pooling`` do not apply.
     """
     return ScarNet(
         input_key=input_key,
@@ -491,4 +519,5 @@ def scarnet(
         spatial_pooling=spatial_pooling,
         augment_rotation_deg=augment_rotation_deg,
         pixel_features=pixel_features,
+        representation=representation,
     )

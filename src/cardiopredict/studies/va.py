@@ -43,7 +43,8 @@ _TIME, _EVENT = "time_to_event_days", "event"
 
 
 def model_spec(name: str, config: LGEInputConfig) -> ModelSpec:
-    """``scarnet`` (slice vectors in base → apex order into the MLP) or ``scarnet_pooled`` (masked mean)."""
+    """``scarnet`` (slice vectors in base → apex order into the MLP), ``scarnet_pooled`` (masked mean) or
+    ``scarnet_polar`` (each slice unwrapped to a depth x angle map of its myocardium, masked mean)."""
     kwargs: dict[str, Any] = {
         "input_key": "slices",
         "mask_key": "slice_mask",
@@ -52,6 +53,8 @@ def model_spec(name: str, config: LGEInputConfig) -> ModelSpec:
         "image_size": config.size,
         "pooling": "ordered" if name == "scarnet" else "mean",
     }
+    if name == "scarnet_polar":
+        kwargs["representation"] = "polar"
     inputs = {"slices": "lge.slices", "slice_mask": "lge.slice_mask"}
     spec = {key: {"column": "lge", "feature": array.split(".")[1]} for key, array in inputs.items()}
     return ModelSpec(name, "scarnet", kwargs, inputs, spec)
