@@ -30,7 +30,8 @@ def va_cohort(tmp_path_factory):
 @pytest.fixture(scope="module")
 def va_run(va_cohort, tmp_path_factory):
     out = tmp_path_factory.mktemp("va_run") / "run"
-    return out, run_va_study(va_cohort, out, profile=StudyProfile.quick(seed=0))
+    models = ("scarnet", "scarnet_polar")
+    return out, run_va_study(va_cohort, out, models=models, profile=StudyProfile.quick(seed=0))
 
 
 def test_run_writes_the_engine_outputs_with_table2_and_survival(va_run, va_cohort):
@@ -51,6 +52,10 @@ def test_run_writes_the_engine_outputs_with_table2_and_survival(va_run, va_cohor
     assert set(metrics["baselines"]) == {"lvef35", "lvef_logistic", "scar_logistic", "scar_cox"}
     assert "scarnet_vs_lvef35" in metrics["delong"] and "scarnet_vs_scar_logistic" in metrics["delong"]
     assert len(metrics["table2"]["scarnet"]["fold_auc"]) == 2
+    assert (
+        0.0 <= metrics["models"]["scarnet_polar"]["auc_pooled"] <= 1.0
+        and "score_scarnet_polar" in predictions
+    )
     assert set(metrics["survival"]["c_index"]) >= {"scarnet", "lvef35", "scar_cox", "oracle"}
     assert 0.0 <= metrics["survival"]["c_index"]["oracle"] <= 1.0
     assert metrics["oracle_auc"] is not None and metrics["synthetic"] is True
@@ -71,6 +76,11 @@ def test_predict_scores_new_lge_patients_and_refuses_other_preprocessing(va_run,
     scores = predict_manifest(out / "models" / "scarnet", tmp_path / "new.csv")
     assert list(scores["status"]) == ["scored", "scored", "excluded"]
     assert scores["score"].iloc[:2].between(0, 1).all() and "lge" in scores["reason"].iloc[2]
+    polar = predict_manifest(out / "models" / "scarnet_polar", tmp_path / "new.csv")
+    assert list(polar["status"]) == ["scored", "scored", "excluded"]
+    assert polar["score"].iloc[:2].between(0, 1).all()
+    polar_model = json.loads((out / "models" / "scarnet_polar" / "model.json").read_text())
+    assert polar_model["model"] == "scarnet" and polar_model["model_kwargs"]["representation"] == "polar"
     model_json = out / "models" / "scarnet" / "model.json"
     copy = tmp_path / "model"
     shutil.copytree(model_json.parent, copy)
