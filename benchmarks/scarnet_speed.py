@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/scarnet_speed.py --json scarnet_speed.json
+    python benchmarks/scarnet_speed.py --variants "mean pooling +,polar" --cv-epochs 0
 
 In one run it measures:
 
@@ -43,6 +44,12 @@ VARIANTS = {
     "mean pooling": {"pooling": "mean"},
     "ordered + LGE channel": {"in_channels": 3},
     "ordered, width 16": {"width": 16},
+    "mean pooling + LGE channel": {"pooling": "mean", "in_channels": 3},
+    "polar + LGE channel (scarnet_polar --lge-channel)": {
+        "representation": "polar",
+        "pooling": "mean",
+        "in_channels": 3,
+    },
 }
 
 
@@ -132,7 +139,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cv-epochs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--variants", default="", help="comma list of labels' first words to run (default: all)"
+    )
     args = parser.parse_args(argv)
+    wanted = [word for word in args.variants.split(",") if word]
 
     matmul = matmul_rate(n=2048, repeats=5)
     report: dict = {
@@ -145,6 +156,8 @@ def main(argv: list[str] | None = None) -> dict:
         "variants": {},
     }
     for label, kwargs in VARIANTS.items():
+        if wanted and not any(label.startswith(word) for word in wanted):
+            continue
         result = epoch_rate(kwargs, patients=args.patients, repeats=args.repeats)
         result["share_of_matmul"] = round(result["train_gflops"] / matmul["gflops_best"], 3)
         report["variants"][label] = result
