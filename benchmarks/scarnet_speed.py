@@ -139,9 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cv-epochs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument(
-        "--variants", default="", help="comma list of labels' first words to run (default: all)"
-    )
+    parser.add_argument("--variants", default="", help="comma list of label prefixes to run (default: all)")
     args = parser.parse_args(argv)
     wanted = [word for word in args.variants.split(",") if word]
 
