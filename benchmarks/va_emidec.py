@@ -16,6 +16,7 @@ reader sees one case per folder with its masks beside it.
 
 Usage:
   python benchmarks/va_emidec.py --out runs/va_emidec --json va_emidec.json [--profile paper|demo|quick]
+      [--models scarnet,scarnet_pooled,scarnet_polar] [--lge-channel] [--scar hysteresis_remote]
 """
 
 from __future__ import annotations
@@ -75,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=("paper", "demo", "quick"), default="paper")
     parser.add_argument("--scar", default="hysteresis", help="the pipeline's scar method (never the labels)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", default="scarnet", help="comma list of scarnet, scarnet_pooled")
+    parser.add_argument(
+        "--models", default="scarnet", help="comma list of scarnet, scarnet_pooled, scarnet_polar"
+    )
+    parser.add_argument(
+        "--lge-channel", action="store_true", help="the normalised LGE as a third input channel"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if not (args.data / "png_256").is_dir():
@@ -91,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         pixel_spacing_mm=ASSUMED_SPACING_MM,
         slice_thickness_mm=ASSUMED_THICKNESS_MM,
         orient=False,
+        lge_channel=args.lge_channel,
     )
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     metrics = run_va_study(
@@ -107,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             "orientation": "off (EMIDEC has no RV label)",
         },
         "scar_method": metrics.get("scar_method"),
+        "lge_channel": args.lge_channel,
         "profile": profile.name,
         "n_patients": metrics["n_patients"],
         "n_excluded": metrics["n_excluded"],

@@ -4,6 +4,11 @@ Usage::
 
     python benchmarks/va_study.py --sizes 235 --profile paper --json va.json
     python benchmarks/va_study.py --sizes 235,1000 --profile paper --json va_curve.json
+    python benchmarks/va_study.py --sizes 235 --profile paper --learning-rate 1e-3 \
+        --models scarnet_polar --lge-channel --json va_polar.json
+
+``--learning-rate`` replaces the profile's (the paper's is 1e-4); the profile is then named
+``<profile>-lr<value>`` in the JSON and the run directory, so no figure passes for the paper's protocol.
 
 Per size: simulate the cohort (DICOM + contours) with the seed, run the whole study (preprocessing with
 the pipeline's scar method, scarnet on 5 patient-level folds with inner early stopping, the LVEF rule,
@@ -76,11 +81,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--lge-channel", action="store_true", help="the normalised LGE as a third input channel"
     )
+    parser.add_argument(
+        "--learning-rate", type=float, default=None, help="replaces the profile's learning rate"
+    )
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="cp-va-"))
-    profile = getattr(StudyProfile, args.profile)(seed=args.seed)
+    profile = getattr(StudyProfile, args.profile)(seed=args.seed).with_learning_rate(args.learning_rate)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     runs = [
         one_size(

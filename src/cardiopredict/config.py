@@ -6,7 +6,7 @@ below the shared ones.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from cardiopredict.errors import ConfigError
@@ -165,6 +165,14 @@ class StudyProfile:
             n_folds=2, max_epochs=4, patience=2, learning_rate=1e-3, seed=seed, device=device
         )
         return cls(name="quick", training=training, bootstrap=200)
+
+    def with_learning_rate(self, learning_rate: float | None) -> StudyProfile:
+        """This protocol at another learning rate, renamed ``<name>-lr<value>`` so that no result of it
+        passes for the named protocol; ``self`` when ``learning_rate`` is None or unchanged."""
+        if learning_rate is None or learning_rate == self.training.learning_rate:
+            return self
+        training = replace(self.training, learning_rate=learning_rate)
+        return replace(self, name=f"{self.name}-lr{learning_rate:g}", training=training)
 
 
 @dataclass(frozen=True)

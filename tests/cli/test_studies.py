@@ -1,10 +1,14 @@
 """`cardiopredict crt run`, `cardiomyopathy run` and `predict` as a user calls them."""
 
+import json
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from cardiopredict.cli import app
+from cardiopredict.config import StudyProfile
+from cardiopredict.errors import ConfigError
 
 pytestmark = pytest.mark.xdist_group("crt")
 
@@ -14,11 +18,17 @@ runner = CliRunner()
 def test_crt_run_quick_then_predict_new_patients(crt_cohort, tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(
-        app, ["crt", "run", "--manifest", str(crt_cohort), "--out", str(out), "--inputs", "pre", "--quick"]
+        app,
+        [
+            *("crt", "run", "--manifest", str(crt_cohort), "--out", str(out)),
+            *("--inputs", "pre", "--quick", "--learning-rate", "0.003"),
+        ],
     )
     assert result.exit_code == 0, result.output
-    assert "protocol: quick" in result.output and "pooled AUC" in result.output
+    assert "protocol: quick-lr0.003" in result.output and "pooled AUC" in result.output
     assert (out / "report.html").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["profile"] == "quick-lr0.003" and config["training"]["learning_rate"] == 0.003
 
     new = pd.read_csv(crt_cohort, dtype={"patient_id": str}).drop(columns=["response"]).head(3)
     new["ecg_pre"] = [str(crt_cohort.parent / p) for p in new["ecg_pre"]]
@@ -68,3 +78,13 @@ def test_cardiomyopathy_run_refuses_an_unknown_task(tmp_path):
     )
     assert result.exit_code != 0
     assert "gen-vs-dcm" in result.output
+
+
+def test_a_learning_rate_other_than_the_protocols_renames_it():
+    paper = StudyProfile.paper(seed=3)
+    assert paper.with_learning_rate(None) is paper and paper.with_learning_rate(1e-4) is paper
+    faster = paper.with_learning_rate(1e-3)
+    assert faster.name == "paper-lr0.001" and faster.training.learning_rate == 1e-3
+    assert faster.training.seed == 3 and faster.training.max_epochs == paper.training.max_epochs
+    with pytest.raises(ConfigError, match="learning_rate"):
+        paper.with_learning_rate(2.0)

@@ -26,11 +26,22 @@ def comma_list(value: str, *, allowed: Sequence[str], option: str) -> tuple[str,
     return items
 
 
-def profile_for(*, quick: bool, folds: int, seed: int, max_epochs: int, device: str) -> StudyProfile:
-    """The paper's protocol, or the quick smoke-test profile with ``--quick``."""
+def profile_for(
+    *,
+    quick: bool,
+    folds: int,
+    seed: int,
+    max_epochs: int,
+    device: str,
+    learning_rate: float | None = None,
+) -> StudyProfile:
+    """The paper's protocol, or the quick smoke-test profile with ``--quick``; ``learning_rate``
+    replaces the protocol's and renames it (``paper-lr0.001``)."""
     if quick:
-        return StudyProfile.quick(seed=seed, device=device)
-    return StudyProfile.paper(seed=seed, n_folds=folds, max_epochs=max_epochs, device=device)
+        profile = StudyProfile.quick(seed=seed, device=device)
+    else:
+        profile = StudyProfile.paper(seed=seed, n_folds=folds, max_epochs=max_epochs, device=device)
+    return profile.with_learning_rate(learning_rate)
 
 
 def clean_errors(function: F) -> F:
@@ -116,6 +127,10 @@ def study_executor(
 FoldsOption = Annotated[int, typer.Option(help="Cross-validation folds (by patient).")]
 SeedOption = Annotated[int, typer.Option(help="Seed for folds, weights and batches.")]
 MaxEpochsOption = Annotated[int, typer.Option(help="Maximum epochs per fold.")]
+LearningRateOption = Annotated[
+    float | None,
+    typer.Option(help="Adam learning rate instead of the protocol's (paper 1e-4); renames the protocol."),
+]
 DeviceOption = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
 QuickOption = Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke test, not a result.")]
 FreshOption = Annotated[

@@ -15,6 +15,7 @@ from cardiopredict.cli._common import (
     FoldsOption,
     FreshOption,
     GpusPerTrainingOption,
+    LearningRateOption,
     MaxEpochsOption,
     QuickOption,
     RayAddressOption,
@@ -38,6 +39,7 @@ def run(
     folds: FoldsOption = TRAINING_DEFAULTS.n_folds,
     seed: SeedOption = TRAINING_DEFAULTS.seed,
     max_epochs: MaxEpochsOption = TRAINING_DEFAULTS.max_epochs,
+    learning_rate: LearningRateOption = None,
     device: DeviceOption = TRAINING_DEFAULTS.device,
     quick: QuickOption = False,
     fresh: FreshOption = False,
@@ -51,7 +53,14 @@ def run(
     from cardiopredict.studies.engine import run_study
 
     modes = comma_list(inputs, allowed=CRT_INPUTS, option="--inputs")
-    profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
+    profile = profile_for(
+        quick=quick,
+        folds=folds,
+        seed=seed,
+        max_epochs=max_epochs,
+        device=device,
+        learning_rate=learning_rate,
+    )
     typer.echo(
         f"protocol: {profile.name} ({profile.training.n_folds} folds, "
         f"<= {profile.training.max_epochs} epochs)"

@@ -15,6 +15,7 @@ from cardiopredict.cli._common import (
     FoldsOption,
     FreshOption,
     GpusPerTrainingOption,
+    LearningRateOption,
     MaxEpochsOption,
     QuickOption,
     RayAddressOption,
@@ -60,6 +61,7 @@ def run(
     folds: FoldsOption = TRAINING_DEFAULTS.n_folds,
     seed: SeedOption = TRAINING_DEFAULTS.seed,
     max_epochs: MaxEpochsOption = TRAINING_DEFAULTS.max_epochs,
+    learning_rate: LearningRateOption = None,
     device: DeviceOption = TRAINING_DEFAULTS.device,
     quick: QuickOption = False,
     fresh: FreshOption = False,
@@ -76,7 +78,14 @@ def run(
     config = LGEInputConfig(
         scar=scar, lge_channel=lge_channel, pixel_spacing_mm=pixel_spacing_mm, orient=orient
     )
-    profile = profile_for(quick=quick, folds=folds, seed=seed, max_epochs=max_epochs, device=device)
+    profile = profile_for(
+        quick=quick,
+        folds=folds,
+        seed=seed,
+        max_epochs=max_epochs,
+        device=device,
+        learning_rate=learning_rate,
+    )
     training = profile.training
     typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")
     spec = va_spec(models=names, config=config, horizon_days=horizon_days)

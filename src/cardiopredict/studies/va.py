@@ -180,7 +180,7 @@ def va_spec(
     horizon_days: float = HORIZON_DAYS,
     cache_dir: str | Path | None = None,
 ) -> StudySpec:
-    """The VA study's spec for the chosen networks (``scarnet``, ``scarnet_pooled``)."""
+    """The VA study's spec for the chosen networks (any of :data:`VA_MODELS`)."""
     models = tuple(models)
     if not models or any(name not in VA_MODELS for name in models):
         raise ConfigError(f"models={list(models)}: choose one or more of {', '.join(VA_MODELS)}.")
@@ -239,7 +239,7 @@ def run_va_study(
         ``age``, ``sex``, ``time_to_event_days`` + ``event``.
     out_dir : path
         Run directory.
-    models : sequence of {"scarnet", "scarnet_pooled"}
+    models : sequence of {"scarnet", "scarnet_pooled", "scarnet_polar"}
     config : LGEInputConfig, optional
         Scar method, crop, slices, optional LGE channel; default hysteresis scar, 128 x 128, 3–10 slices.
     horizon_days : float
