@@ -16,7 +16,8 @@ reader sees one case per folder with its masks beside it.
 
 Usage:
   python benchmarks/va_emidec.py --out runs/va_emidec --json va_emidec.json [--profile paper|demo|quick]
-      [--models scarnet,scarnet_pooled,scarnet_polar] [--lge-channel] [--scar hysteresis_remote]
+      [--models scarnet,scarnet_pooled,scarnet_polar] [--lge-channel]
+      [--scar hysteresis:baseline=remote] [--learning-rate 1e-3]
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lge-channel", action="store_true", help="the normalised LGE as a third input channel"
     )
+    parser.add_argument(
+        "--learning-rate", type=float, default=None, help="replaces the profile's learning rate"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if not (args.data / "png_256").is_dir():
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--scar labels would use the expert infarct label; choose the pipeline's own method")
     started = time.perf_counter()
     manifest = build_manifest(args.data, args.out / "work")
-    profile = getattr(StudyProfile, args.profile)(seed=args.seed)
+    profile = getattr(StudyProfile, args.profile)(seed=args.seed).with_learning_rate(args.learning_rate)
     config = LGEInputConfig(
         scar=args.scar,
         pixel_spacing_mm=ASSUMED_SPACING_MM,
