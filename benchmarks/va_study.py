@@ -8,7 +8,7 @@ Usage::
         --models scarnet_polar --lge-channel --json va_polar.json
 
 ``--learning-rate`` replaces the profile's (the paper's is 1e-4); the profile is then named
-``<profile>-lr<value>`` in the JSON and the run directory, so no figure passes for the paper's protocol.
+``<profile>-lr<value>`` in the JSON and the run's config.json, so no figure passes for the paper's protocol.
 
 Per size: simulate the cohort (DICOM + contours) with the seed, run the whole study (preprocessing with
 the pipeline's scar method, scarnet on 5 patient-level folds with inner early stopping, the LVEF rule,
