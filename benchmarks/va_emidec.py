@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "scar_method": metrics.get("scar_method"),
         "lge_channel": args.lge_channel,
         "profile": profile.name,
+        "learning_rate_by_model": metrics.get("learning_rate_by_model"),
         "n_patients": metrics["n_patients"],
         "n_excluded": metrics["n_excluded"],
         "auc_pooled": {

@@ -7,8 +7,9 @@ Usage::
     python benchmarks/va_study.py --sizes 235 --profile paper --learning-rate 1e-3 \
         --models scarnet_polar --lge-channel --json va_polar.json
 
-``--learning-rate`` replaces the profile's (the paper's is 1e-4); the profile is then named
-``<profile>-lr<value>`` in the JSON and the run's config.json, so no figure passes for the paper's protocol.
+``--learning-rate`` replaces the profile's (the paper's is 1e-4) for every model, ``scarnet_polar``'s own
+1e-3 included; the profile is then named ``<profile>-lr<value>`` in the JSON and the run's config.json, so
+no figure passes for the paper's protocol. Each model's rate is in ``learning_rate_by_model``.
 
 Per size: simulate the cohort (DICOM + contours) with the seed, run the whole study (preprocessing with
 the pipeline's scar method, scarnet on 5 patient-level folds with inner early stopping, the LVEF rule,
@@ -65,6 +66,7 @@ def one_size(
         else None,
         "generation_patients_per_s": round(n / generated, 1),
         "study_runtime_s": metrics["runtime_s"],
+        "learning_rate_by_model": metrics.get("learning_rate_by_model"),
         "run_dir": str(work / f"run_{n}"),
     }
 

@@ -140,6 +140,9 @@ class StudyProfile:
     name: str
     training: TrainingConfig
     bootstrap: int = 2000
+    learning_rate_fixed: bool = False
+    """True when the learning rate was chosen for the run (``--learning-rate``): it then applies to every
+    model, including one that brings its own (``ModelSpec.learning_rate`` of the study engine)."""
 
     @classmethod
     def paper(
@@ -167,12 +170,23 @@ class StudyProfile:
         return cls(name="quick", training=training, bootstrap=200)
 
     def with_learning_rate(self, learning_rate: float | None) -> StudyProfile:
-        """This protocol at another learning rate, renamed ``<name>-lr<value>`` so that no result of it
-        passes for the named protocol; ``self`` when ``learning_rate`` is None or unchanged."""
-        if learning_rate is None or learning_rate == self.training.learning_rate:
+        """This protocol at a learning rate chosen for the run, for every model: renamed
+        ``<name>-lr<value>`` when it differs from the protocol's, so that no result of it passes for the
+        named protocol; ``self`` when ``learning_rate`` is None."""
+        if learning_rate is None:
             return self
+        if learning_rate == self.training.learning_rate:
+            return replace(self, learning_rate_fixed=True)
         training = replace(self.training, learning_rate=learning_rate)
-        return replace(self, name=f"{self.name}-lr{learning_rate:g}", training=training)
+        name = f"{self.name}-lr{learning_rate:g}"
+        return replace(self, name=name, training=training, learning_rate_fixed=True)
+
+    def training_for(self, learning_rate: float | None) -> TrainingConfig:
+        """The training settings of a model that brings its own ``learning_rate`` (None: the
+        protocol's); a learning rate fixed for the run (:meth:`with_learning_rate`) wins."""
+        if learning_rate is None or self.learning_rate_fixed:
+            return self.training
+        return replace(self.training, learning_rate=learning_rate)
 
 
 @dataclass(frozen=True)

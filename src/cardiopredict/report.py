@@ -177,6 +177,10 @@ def _settings(config: Mapping[str, Any]) -> dict[str, str]:
     for group in ("training", "window"):
         for key, value in (config.get(group) or {}).items():
             keep[f"{group}.{key}"] = str(value)
+    protocol_rate = (config.get("training") or {}).get("learning_rate")
+    for model, rate in ((config.get("run") or {}).get("learning_rate_by_model") or {}).items():
+        if rate != protocol_rate:
+            keep[f"training.learning_rate ({model})"] = str(rate)
     return keep
 
 

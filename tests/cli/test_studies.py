@@ -82,7 +82,9 @@ def test_cardiomyopathy_run_refuses_an_unknown_task(tmp_path):
 
 def test_a_learning_rate_other_than_the_protocols_renames_it():
     paper = StudyProfile.paper(seed=3)
-    assert paper.with_learning_rate(None) is paper and paper.with_learning_rate(1e-4) is paper
+    assert paper.with_learning_rate(None) is paper and not paper.learning_rate_fixed
+    same = paper.with_learning_rate(1e-4)
+    assert same.name == "paper" and same.training == paper.training and same.learning_rate_fixed
     faster = paper.with_learning_rate(1e-3)
     assert faster.name == "paper-lr0.001" and faster.training.learning_rate == 1e-3
     assert faster.training.seed == 3 and faster.training.max_epochs == paper.training.max_epochs

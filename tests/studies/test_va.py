@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from cardiopredict.cli import app
 from cardiopredict.config import LGEInputConfig, StudyProfile
 from cardiopredict.errors import ModelFileError
 from cardiopredict.studies.predict import predict_manifest
-from cardiopredict.studies.va import run_va_study
+from cardiopredict.studies.va import POLAR_LEARNING_RATE, model_spec, run_va_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("va")]
 
@@ -31,7 +32,9 @@ def va_cohort(tmp_path_factory):
 def va_run(va_cohort, tmp_path_factory):
     out = tmp_path_factory.mktemp("va_run") / "run"
     models = ("scarnet", "scarnet_polar")
-    return out, run_va_study(va_cohort, out, models=models, profile=StudyProfile.quick(seed=0))
+    quick = StudyProfile.quick(seed=0)
+    profile = replace(quick, training=replace(quick.training, learning_rate=5e-3))  # != the polar's own
+    return out, run_va_study(va_cohort, out, models=models, profile=profile)
 
 
 def test_run_writes_the_engine_outputs_with_table2_and_survival(va_run, va_cohort):
@@ -64,6 +67,22 @@ def test_run_writes_the_engine_outputs_with_table2_and_survival(va_run, va_cohor
     assert len(list((out / "figures" / "waveforms_scarnet").glob("*.png"))) == 6
     html = (out / "report.html").read_text()
     assert "Table 2" in html and "C-index" in html and "SYNTHETIC" in html.upper()
+    run = json.loads((out / "config.json").read_text())["run"]
+    assert run["learning_rate_by_model"] == {"scarnet": 5e-3, "scarnet_polar": POLAR_LEARNING_RATE}
+    assert model["learning_rate"] == 5e-3
+    assert "training.learning_rate (scarnet_polar)" in html
+
+
+def test_the_polar_network_brings_its_learning_rate_unless_the_run_sets_one():
+    config = LGEInputConfig()
+    paper = StudyProfile.paper()
+    polar, ordered = model_spec("scarnet_polar", config), model_spec("scarnet", config)
+    assert paper.training_for(polar.learning_rate).learning_rate == POLAR_LEARNING_RATE
+    assert paper.training_for(ordered.learning_rate) is paper.training
+    for chosen in (1e-4, 3e-4):
+        fixed = paper.with_learning_rate(chosen)
+        assert fixed.training_for(polar.learning_rate).learning_rate == chosen
+    assert paper.with_learning_rate(1e-4).name == "paper"
 
 
 def test_predict_scores_new_lge_patients_and_refuses_other_preprocessing(va_run, va_cohort, tmp_path):
@@ -81,6 +100,7 @@ def test_predict_scores_new_lge_patients_and_refuses_other_preprocessing(va_run,
     assert polar["score"].iloc[:2].between(0, 1).all()
     polar_model = json.loads((out / "models" / "scarnet_polar" / "model.json").read_text())
     assert polar_model["model"] == "scarnet" and polar_model["model_kwargs"]["representation"] == "polar"
+    assert polar_model["learning_rate"] == POLAR_LEARNING_RATE
     model_json = out / "models" / "scarnet" / "model.json"
     copy = tmp_path / "model"
     shutil.copytree(model_json.parent, copy)

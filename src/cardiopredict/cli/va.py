@@ -72,7 +72,7 @@ def run(
 ) -> None:
     """Run the VA study: slice CNN + MLP vs LVEF <= 35 %, LVEF and scar-feature logistic (and Cox)."""
     from cardiopredict.studies.engine import run_study
-    from cardiopredict.studies.va import va_spec
+    from cardiopredict.studies.va import model_spec, va_spec
 
     names = comma_list(models, allowed=VA_MODELS, option="--models")
     config = LGEInputConfig(
@@ -88,6 +88,9 @@ def run(
     )
     training = profile.training
     typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")
+    for name in names:
+        rate = profile.training_for(model_spec(name, config).learning_rate).learning_rate
+        typer.echo(f"{name}: Adam learning rate {rate:g}")
     spec = va_spec(models=names, config=config, horizon_days=horizon_days)
     with study_executor(
         executor, ray_address, device=device, cpus_per_training=cpus_per_training,

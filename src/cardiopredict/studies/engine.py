@@ -81,6 +81,10 @@ class ModelSpec:
         Model input key → name of the array in :attr:`CohortInputs.arrays`.
     inputs_spec : mapping
         How ``predict`` rebuilds each input from a patient's files (stored in ``model.json``).
+    learning_rate : float, optional
+        The network's own Adam learning rate, for a network the protocol's was not chosen for; None: the
+        protocol's. A learning rate given for the run (``--learning-rate``) wins. Recorded per model in
+        ``config.json`` (``learning_rate_by_model``) and ``model.json``.
     """
 
     name: str
@@ -88,6 +92,7 @@ class ModelSpec:
     kwargs: Mapping[str, Any]
     inputs: Mapping[str, str]
     inputs_spec: Mapping[str, Any]
+    learning_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,7 @@ def _requests(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.ndarr
     requests = []
     for model in spec.models(task):
         key = model.name if spec.layout == "single" else f"{task.name}_{model.name}"
+        training = profile.training_for(model.learning_rate)
         extra = {
             "study": spec.name,
             "task": task.name,
@@ -212,10 +218,11 @@ def _requests(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.ndarr
             "classes": list(task.classes),
             "positive_class": task.positive,
             "profile": profile.name,
+            "learning_rate": training.learning_rate,
         }
         request = CVRequest(
             key, dict(model.inputs), task.rows, task.y, folds, pids, model.network, model.kwargs,
-            profile.training, n_classes=task.n_classes, input_version=spec.input_version,
+            training, n_classes=task.n_classes, input_version=spec.input_version,
             model_json_extra=extra,
         )  # fmt: skip
         requests.append((model, request))
@@ -332,7 +339,11 @@ def run_study(
         trained_all += trained
     predictions = pd.concat(frames, ignore_index=True)
     atomic_write_csv(out / "predictions.csv", predictions)
-    facts = {"executor": executor.describe(), "training_times_s": batch.fold_times_s}
+    facts = {
+        "executor": executor.describe(),
+        "training_times_s": batch.fold_times_s,
+        "learning_rate_by_model": {request.key: request.training.learning_rate for request in requests},
+    }
     _write_config(spec, out, manifest_path, profile, cohort, tasks, trained_all, evaluation, started, facts)
     metrics = evaluate_run(out)
     atomic_write_json(out / "metrics.json", metrics)
