@@ -86,11 +86,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="replaces the profile's learning rate"
     )
+    parser.add_argument(
+        "--weight-averaging", type=float, default=None, help="moving average of the weights, decay/epoch"
+    )
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="cp-va-"))
     profile = getattr(StudyProfile, args.profile)(seed=args.seed).with_learning_rate(args.learning_rate)
+    profile = profile.with_weight_averaging(args.weight_averaging)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     runs = [
         one_size(

@@ -38,6 +38,10 @@ class TrainingConfig:
         Share of the training patients held out for inner early stopping.
     seed : int
         Seeds fold assignment, weight initialisation and batch order.
+    weight_averaging : float
+        Exponential moving average of the weights, decay per epoch (0: off, the paper). When on, the
+        averaged weights are the ones validated, early-stopped on and kept; training goes on from the
+        raw weights. Smooths the noisy validation signal of small cohorts.
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (GPU when available).
     """
@@ -50,9 +54,14 @@ class TrainingConfig:
     early_stopping: EarlyStopping = "inner"
     inner_val_fraction: float = 0.2
     seed: int = 0
+    weight_averaging: float = 0.0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if not 0 <= self.weight_averaging < 1:
+            raise ConfigError(
+                f"weight_averaging={self.weight_averaging}: use a decay in [0, 1), e.g. 0.8 (0 = off)."
+            )
         if self.n_folds < 2:
             raise ConfigError(f"n_folds={self.n_folds}: cross-validation needs at least 2 folds.")
         if not 0 < self.learning_rate < 1:
@@ -180,6 +189,14 @@ class StudyProfile:
         training = replace(self.training, learning_rate=learning_rate)
         name = f"{self.name}-lr{learning_rate:g}"
         return replace(self, name=name, training=training, learning_rate_fixed=True)
+
+    def with_weight_averaging(self, decay: float | None) -> StudyProfile:
+        """This protocol with a moving average of the weights (:class:`TrainingConfig`
+        ``weight_averaging``), renamed ``<name>-ema<decay>``; ``self`` when ``decay`` is None or unchanged."""
+        if decay is None or decay == self.training.weight_averaging:
+            return self
+        training = replace(self.training, weight_averaging=decay)
+        return replace(self, name=f"{self.name}-ema{decay:g}", training=training)
 
     def training_for(self, learning_rate: float | None) -> TrainingConfig:
         """The training settings of a model that brings its own ``learning_rate`` (None: the

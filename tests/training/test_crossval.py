@@ -225,3 +225,38 @@ def test_cuda_requested_without_gpu_is_config_error() -> None:
             model_kwargs=SMALL,
             config=_config(device="cuda"),
         )
+
+
+def test_weight_averaging_blends_epochs_and_never_changes_a_kept_average() -> None:
+    from types import SimpleNamespace
+
+    from cardiopredict.training.crossval import _step_average
+
+    module = SimpleNamespace(model=torch.nn.Linear(1, 1, bias=False))
+    assert _step_average(module, None, 0.0) == (None, None)  # off: nothing copied or loaded
+    values, average, kept = [1.0, 3.0, 5.0], None, []
+    for value in values:
+        with torch.no_grad():
+            module.model.weight.fill_(value)
+        raw, average = _step_average(module, average, 0.5)
+        kept.append(average)
+        assert raw["weight"].item() == value  # what training goes on from
+        assert module.model.weight.item() == average["weight"].item()  # what is validated
+    assert [a["weight"].item() for a in kept] == [1.0, 2.0, 3.5]
+
+
+def test_weight_averaging_still_learns_and_is_recorded() -> None:
+    x, y, pids = _cohort(48, signal=0.5, seed=2)
+    folds = make_folds(y, pids, n_folds=2, seed=0)
+    config = _config(early_stopping="none", max_epochs=12, learning_rate=3e-3)
+    runs = [
+        run_cv({"ecg": x}, y, folds, patient_ids=pids, model="ecgnet", model_kwargs=SMALL, config=c)
+        for c in (
+            config,
+            _config(early_stopping="none", max_epochs=12, learning_rate=3e-3, weight_averaging=0.5),
+        )
+    ]
+    assert auc_of(y, runs[1].oof_scores, 2) > 0.8
+    assert not np.allclose(runs[0].oof_scores, runs[1].oof_scores)
+    with pytest.raises(ConfigError, match="weight_averaging"):
+        _config(weight_averaging=1.0)

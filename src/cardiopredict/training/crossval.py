@@ -14,6 +14,8 @@ weights of the best epoch are restored. The held-out fold is only scored, never 
 data and flatters the AUC, so the result is labelled ``"outer (optimistic: ...)"``.
 ``"none"``: ``max_epochs`` epochs, last weights; the curves' validation columns then show the held-out
 fold for monitoring only.
+With ``weight_averaging`` (an exponential moving average of the weights, decay per epoch) the averaged
+weights are validated, early-stopped on and kept, while the optimiser goes on from the raw weights.
 
 Engine
 ------
@@ -354,13 +356,17 @@ def _train_fold(
     fit_index = torch.from_numpy(fit_rows).to(device)
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state, waited = float("inf"), 0, None, 0
+    average: dict[str, Tensor] | None = None
     for epoch in range(1, config.max_epochs + 1):
         module.train()
         order = fit_index[torch.randperm(len(fit_rows), generator=generator).to(device)]
         loss_sum, train_proba, y_fit_np = _train_epoch(
             module, optimizer, tensors, labels, keys, order, config
         )
+        raw, average = _step_average(module, average, config.weight_averaging)
         val_loss, val_auc = _evaluate(module, tensors, labels, val_rows, keys)
+        if raw is not None:
+            module.model.load_state_dict(raw)  # training goes on from the raw weights
         history.append(
             {
                 "epoch": epoch,
@@ -372,11 +378,10 @@ def _train_fold(
         )
         bar.advance(1)
         if config.early_stopping == "none":
-            best_epoch = epoch
-            continue
-        if val_loss < best_loss:
+            best_epoch, best_state = epoch, average
+        elif val_loss < best_loss:
             best_loss, best_epoch, waited = val_loss, epoch, 0
-            best_state = {name: value.detach().clone() for name, value in module.model.state_dict().items()}
+            best_state = average if average is not None else _state_copy(module.model)
         else:
             waited += 1
             if waited >= config.patience:
@@ -386,6 +391,29 @@ def _train_fold(
         module.model.load_state_dict(best_state)
     module.eval()
     return module, history, best_epoch
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def _step_average(
+    module: ClassifierModule, average: dict[str, Tensor] | None, decay: float
+) -> tuple[dict[str, Tensor] | None, dict[str, Tensor] | None]:
+    """With ``decay`` > 0: fold this epoch's weights into the moving ``average`` and load it into the
+    module for validation; returns ``(raw weights to restore, new average)``. Off: ``(None, None)``."""
+    if decay == 0:
+        return None, None
+    raw = _state_copy(module.model)
+    if average is None:
+        average = _state_copy(module.model)
+    else:  # a new dict each epoch: an earlier one may be kept as the best
+        average = {
+            name: decay * average[name] + (1 - decay) * value if value.is_floating_point() else value
+            for name, value in raw.items()
+        }
+    module.model.load_state_dict(average)
+    return raw, average
 
 
 def _new_module(
