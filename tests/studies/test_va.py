@@ -69,7 +69,7 @@ def test_run_writes_the_engine_outputs_with_table2_and_survival(va_run, va_cohor
     assert "Table 2" in html and "C-index" in html and "SYNTHETIC" in html.upper()
     run = json.loads((out / "config.json").read_text())["run"]
     assert run["learning_rate_by_model"] == {"scarnet": 5e-3, "scarnet_polar": POLAR_LEARNING_RATE}
-    assert model["learning_rate"] == 5e-3
+    assert model["training"]["learning_rate"] == 5e-3
     assert "training.learning_rate (scarnet_polar)" in html
 
 
@@ -100,7 +100,7 @@ def test_predict_scores_new_lge_patients_and_refuses_other_preprocessing(va_run,
     assert polar["score"].iloc[:2].between(0, 1).all()
     polar_model = json.loads((out / "models" / "scarnet_polar" / "model.json").read_text())
     assert polar_model["model"] == "scarnet" and polar_model["model_kwargs"]["representation"] == "polar"
-    assert polar_model["learning_rate"] == POLAR_LEARNING_RATE
+    assert polar_model["training"]["learning_rate"] == POLAR_LEARNING_RATE
     model_json = out / "models" / "scarnet" / "model.json"
     copy = tmp_path / "model"
     shutil.copytree(model_json.parent, copy)

@@ -84,7 +84,7 @@ class ModelSpec:
     learning_rate : float, optional
         The network's own Adam learning rate, for a network the protocol's was not chosen for; None: the
         protocol's. A learning rate given for the run (``--learning-rate``) wins. Recorded per model in
-        ``config.json`` (``learning_rate_by_model``) and ``model.json``.
+        ``config.json`` (``learning_rate_by_model``) and in ``model.json``'s ``training``.
     """
 
     name: str
@@ -218,7 +218,6 @@ def _requests(spec: StudySpec, task: Task, cohort: CohortInputs, folds: np.ndarr
             "classes": list(task.classes),
             "positive_class": task.positive,
             "profile": profile.name,
-            "learning_rate": training.learning_rate,
         }
         request = CVRequest(
             key, dict(model.inputs), task.rows, task.y, folds, pids, model.network, model.kwargs,

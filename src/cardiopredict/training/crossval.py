@@ -406,7 +406,7 @@ def _step_average(
         return None, None
     raw = _state_copy(module.model)
     if average is None:
-        average = _state_copy(module.model)
+        average = dict(raw)  # the tensors are shared, never written in place
     else:  # a new dict each epoch: an earlier one may be kept as the best
         average = {
             name: decay * average[name] + (1 - decay) * value if value.is_floating_point() else value
