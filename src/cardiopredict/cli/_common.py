@@ -1,18 +1,24 @@
-"""Shared CLI helpers: parse comma lists, pick the protocol and the executor, turn library errors into
-clean exits."""
+"""Shared CLI helpers: parse comma lists, the study commands' shared options (protocol and executor),
+turn library errors into clean exits."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from functools import wraps
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from cardiopredict.config import StudyProfile, TrainingConfig
 from cardiopredict.errors import CardioPredictError
 from cardiopredict.training.executors import EXECUTORS, Executor, make_executor
+
+if TYPE_CHECKING:
+    from cardiopredict.studies.engine import StudySpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -136,3 +142,74 @@ QuickOption = Annotated[bool, typer.Option(help="2 folds, few epochs: a smoke te
 FreshOption = Annotated[
     bool, typer.Option(help="Retrain everything instead of reusing trainings finished in OUT.")
 ]
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """The options every ``<study> run`` command shares: the protocol and where the trainings run.
+
+    :func:`with_study_options` adds them to a command; the defaults come from ``TrainingConfig``.
+    """
+
+    folds: FoldsOption = TRAINING_DEFAULTS.n_folds
+    seed: SeedOption = TRAINING_DEFAULTS.seed
+    max_epochs: MaxEpochsOption = TRAINING_DEFAULTS.max_epochs
+    learning_rate: LearningRateOption = None
+    device: DeviceOption = TRAINING_DEFAULTS.device
+    quick: QuickOption = False
+    fresh: FreshOption = False
+    executor: ExecutorOption = "local"
+    ray_address: RayAddressOption = None
+    cpus_per_training: CpusPerTrainingOption = 1
+    gpus_per_training: GpusPerTrainingOption = 1.0
+
+    def profile(self) -> StudyProfile:
+        """The protocol these options ask for (see :func:`profile_for`)."""
+        return profile_for(
+            quick=self.quick,
+            folds=self.folds,
+            seed=self.seed,
+            max_epochs=self.max_epochs,
+            device=self.device,
+            learning_rate=self.learning_rate,
+        )
+
+    def run(self, spec: StudySpec, manifest: Path, out: Path, *, profile: StudyProfile) -> dict[str, Any]:
+        """Run ``spec`` on the chosen executor with a progress bar, resuming unless ``--fresh``."""
+        from cardiopredict.studies.engine import run_study
+
+        with study_executor(
+            self.executor, self.ray_address, device=self.device, cpus_per_training=self.cpus_per_training,
+            gpus_per_training=self.gpus_per_training,
+        ) as chosen:  # fmt: skip
+            return run_study(
+                spec, manifest, out, profile=profile, progress=True, resume=not self.fresh, executor=chosen
+            )
+
+
+def echo_protocol(profile: StudyProfile) -> None:
+    """``protocol: paper (5 folds, <= 400 epochs)``."""
+    training = profile.training
+    typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")
+
+
+def with_study_options(command: F) -> F:
+    """Give a Typer command the :class:`StudyOptions` as options; it receives them as ``options``.
+
+    One definition of the shared options instead of a copy in every study command: the decorator
+    appends them to the command's signature (which Typer reads) and packs them into one object.
+    """
+    names = [field.name for field in fields(StudyOptions)]
+    own = inspect.signature(command, eval_str=True)
+    shared = inspect.signature(StudyOptions, eval_str=True).parameters
+    parameters = [p for p in own.parameters.values() if p.name != "options"]
+    parameters += [shared[name].replace(kind=inspect.Parameter.KEYWORD_ONLY) for name in names]
+
+    @wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        options = StudyOptions(**{name: kwargs.pop(name) for name in names})
+        return command(**kwargs, options=options)
+
+    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": own.return_annotation}
+    return wrapper  # type: ignore[return-value]

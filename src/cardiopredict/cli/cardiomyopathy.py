@@ -8,22 +8,11 @@ from typing import Annotated
 import typer
 
 from cardiopredict.cli._common import (
-    TRAINING_DEFAULTS,
-    CpusPerTrainingOption,
-    DeviceOption,
-    ExecutorOption,
-    FoldsOption,
-    FreshOption,
-    GpusPerTrainingOption,
-    LearningRateOption,
-    MaxEpochsOption,
-    QuickOption,
-    RayAddressOption,
-    SeedOption,
+    StudyOptions,
     clean_errors,
     comma_list,
-    profile_for,
-    study_executor,
+    echo_protocol,
+    with_study_options,
 )
 from cardiopredict.config import CARDIOMYOPATHY_INPUTS, CARDIOMYOPATHY_TASKS
 
@@ -32,49 +21,24 @@ app = typer.Typer(help="Genetic cardiomyopathy vs myocarditis vs sarcoidosis stu
 
 @app.command("run")
 @clean_errors
+@with_study_options
 def run(
     manifest: Annotated[Path, typer.Option(help="Cohort manifest (CSV/XLSX).", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option(help="Run directory to write.")],
     tasks: Annotated[str, typer.Option(help="Comma list of tasks.")] = ",".join(CARDIOMYOPATHY_TASKS),
     inputs: Annotated[str, typer.Option(help="Comma list of qrs, rr.")] = ",".join(CARDIOMYOPATHY_INPUTS),
-    folds: FoldsOption = TRAINING_DEFAULTS.n_folds,
-    seed: SeedOption = TRAINING_DEFAULTS.seed,
-    max_epochs: MaxEpochsOption = TRAINING_DEFAULTS.max_epochs,
-    learning_rate: LearningRateOption = None,
-    device: DeviceOption = TRAINING_DEFAULTS.device,
-    quick: QuickOption = False,
-    fresh: FreshOption = False,
-    executor: ExecutorOption = "local",
-    ray_address: RayAddressOption = None,
-    cpus_per_training: CpusPerTrainingOption = 1,
-    gpus_per_training: GpusPerTrainingOption = 1.0,
+    *,
+    options: StudyOptions,
 ) -> None:
     """Run every requested task on every requested input, with the ECG-measurement baseline."""
     from cardiopredict.studies.cardiomyopathy import cardiomyopathy_spec
-    from cardiopredict.studies.engine import run_study
 
     task_list = comma_list(tasks, allowed=CARDIOMYOPATHY_TASKS, option="--tasks")
     input_list = comma_list(inputs, allowed=CARDIOMYOPATHY_INPUTS, option="--inputs")
-    profile = profile_for(
-        quick=quick,
-        folds=folds,
-        seed=seed,
-        max_epochs=max_epochs,
-        device=device,
-        learning_rate=learning_rate,
-    )
-    typer.echo(
-        f"protocol: {profile.name} ({profile.training.n_folds} folds, "
-        f"<= {profile.training.max_epochs} epochs)"
-    )
+    profile = options.profile()
+    echo_protocol(profile)
     spec = cardiomyopathy_spec(tasks=task_list, inputs=input_list)
-    with study_executor(
-        executor, ray_address, device=device, cpus_per_training=cpus_per_training,
-        gpus_per_training=gpus_per_training,
-    ) as chosen:  # fmt: skip
-        metrics = run_study(
-            spec, manifest, out, profile=profile, progress=True, resume=not fresh, executor=chosen
-        )
+    metrics = options.run(spec, manifest, out, profile=profile)
     for task, by_input in metrics["table3"].items():
         parts = [f"{name} {block['auc_pooled']:.3f}" for name, block in by_input.items()]
         parts.append(f"clinical {metrics['baselines'][task]['auc_pooled']:.3f}")
