@@ -5,7 +5,8 @@ Usage::
     python benchmarks/study_model_flops.py --json study_model_flops.json
 
 Measures, in one run, the fp32 matmul GFLOP/s and, for each study network at batch 32, the counted
-forward + backward FLOPs of one training step, its best wall time and the resulting GFLOP/s:
+forward + backward FLOPs of one training step, its best wall time and the resulting GFLOP/s (in the
+memory layout ``run_cv`` trains it in, with the default contiguous layout beside it as the peer):
 CRT ``pre``/``post`` (ECGNet, 250-sample QRS window), CRT ``combined`` (two trunks), cardiomyopathy
 ``qrs`` (ECGNet) and ``rr`` (QRS trunk + 500-sample RR-extended trunk + 4 RR scalars). Uses the helpers
 of ``benchmarks/train_speed.py`` so the numbers are comparable with its ECGNet figure.
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_speed import _timed, _train_step_fn, count_step_flops, matmul_rate
+from train_speed import _timed, _train_step_fn, as_trained, count_step_flops, matmul_rate
 
 BATCH = 32
 NETWORKS = {
@@ -40,11 +41,14 @@ NETWORKS = {
 }
 
 
-def network_rate(name: str, kwargs: dict, shapes: dict, *, repeats: int) -> dict:
+def network_rate(name: str, kwargs: dict, shapes: dict, *, repeats: int, trained_layout: bool = True) -> dict:
+    """One study network's training step, in run_cv's layout unless ``trained_layout`` is off."""
     from cardiopredict.models import build_model
 
     torch.manual_seed(0)
     model = build_model(name, **kwargs)
+    if trained_layout:
+        model = as_trained(model)
     inputs = {key: torch.randn(BATCH, *shape) for key, shape in shapes.items()}
     y = torch.randint(0, 2, (BATCH,)).float()
     flops = count_step_flops(model, inputs, y)
@@ -74,6 +78,9 @@ def main(argv: list[str] | None = None) -> dict:
     for label, (name, kwargs, shapes) in NETWORKS.items():
         result = network_rate(name, kwargs, shapes, repeats=args.repeats)
         result["share_of_matmul"] = round(result["train_gflops"] / best, 3)
+        peer = network_rate(name, kwargs, shapes, repeats=args.repeats, trained_layout=False)
+        result["contiguous_layout"] = {**peer, "share_of_matmul": round(peer["train_gflops"] / best, 3)}
+        result["layout_speedup"] = round(peer["step_ms_best"] / result["step_ms_best"], 2)
         report["networks"][label] = result
     text = json.dumps(report, indent=2)
     print(text)

@@ -88,6 +88,12 @@ def matmul_rate(*, n: int, repeats: int) -> dict[str, float]:
 # --- (b) ECGNet training step ------------------------------------------------------------------
 
 
+def as_trained(model: nn.Module) -> nn.Module:
+    """The network in the memory layout ``run_cv`` trains it in (``model.memory_format``, if it names one)."""
+    layout = getattr(model, "memory_format", None)
+    return model if layout is None else model.to(memory_format=layout)
+
+
 def _train_step_fn(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: dict, y: torch.Tensor):
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -112,11 +118,16 @@ def count_step_flops(model: nn.Module, inputs: dict, y: torch.Tensor) -> dict[st
     }
 
 
-def ecgnet_training(kwargs: dict[str, Any], *, repeats: int, inner: int, seed: int = 0) -> dict[str, Any]:
+def ecgnet_training(
+    kwargs: dict[str, Any], *, repeats: int, inner: int, seed: int = 0, layout: str = "as_trained"
+) -> dict[str, Any]:
+    """One training step of ECGNet; ``layout`` "as_trained" (what run_cv does) or "contiguous" (the peer)."""
     from cardiopredict.models import build_model
 
     torch.manual_seed(seed)
     model = build_model("ecgnet", **kwargs)
+    if layout == "as_trained":
+        model = as_trained(model)
     inputs = {"ecg": torch.randn(BATCH, N_LEADS, N_SAMPLES)}
     y = torch.randint(0, 2, (BATCH,)).float()
     flops = count_step_flops(model, inputs, y)
@@ -127,6 +138,7 @@ def ecgnet_training(kwargs: dict[str, Any], *, repeats: int, inner: int, seed: i
     timing = _timed(step, repeats=max(repeats, 10), inner=inner, pause_s=0.5)
     result = {
         "model_kwargs": kwargs,
+        "layout": layout if layout == "contiguous" else str(getattr(model, "memory_format", "contiguous")),
         "batch": BATCH,
         "parameters": sum(p.numel() for p in model.parameters()),
         **flops,
@@ -156,7 +168,7 @@ def _plain_cv(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kwargs: dict, epo
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for k in np.unique(folds):
         torch.manual_seed(seed + int(k))
-        model = build_model("ecgnet", **kwargs)
+        model = as_trained(build_model("ecgnet", **kwargs))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         generator = torch.Generator().manual_seed(seed + int(k))
         fit = torch.from_numpy(np.flatnonzero(folds != k))
@@ -203,6 +215,7 @@ def _trainer_cv(
     for k in np.unique(folds):
         torch.manual_seed(seed + int(k))
         module = ClassifierModule("ecgnet", kwargs, n_classes=2, learning_rate=1e-4)
+        as_trained(module.model)
         fit = np.flatnonzero(folds != k).tolist()
         test = np.flatnonzero(folds == k).tolist()
         generator = torch.Generator().manual_seed(seed + int(k))
@@ -362,7 +375,7 @@ def design_choices(*, repeats: int, inner: int, choices=CHOICES) -> list[dict[st
     for conv, kernel_size, pool_size, pooling, adam in choices:
         torch.manual_seed(0)
         options = {"kernel_size": kernel_size, "pool_size": pool_size, "pooling": pooling}
-        model = build_model("ecgnet", **options) if conv == "conv2d" else _Conv1dECGNet(**options)
+        model = as_trained(build_model("ecgnet", **options)) if conv == "conv2d" else _Conv1dECGNet(**options)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=adam == "fused")
         step = _train_step_fn(model, optimizer, inputs, y)
         step()
@@ -528,11 +541,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"    {results['matmul']['gflops_best']:.1f} GFLOP/s", flush=True)
     print("(b) ECGNet training step (defaults) ...", flush=True)
     training = ecgnet_training(default_kwargs, repeats=repeats, inner=2 if args.quick else 5)
-    training["fraction_of_matmul"] = training["train_gflops"] / results["matmul"]["gflops_best"]
+    contiguous = ecgnet_training(
+        default_kwargs, repeats=repeats, inner=2 if args.quick else 5, layout="contiguous"
+    )
+    for block in (training, contiguous):
+        block["fraction_of_matmul"] = block["train_gflops"] / results["matmul"]["gflops_best"]
     results["ecgnet_training"] = training
+    results["ecgnet_training_contiguous"] = contiguous
+    results["ecgnet_layout_speedup"] = contiguous["wall_best_s"] / training["wall_best_s"]
     print(
         f"    {training['samples_per_s']:.0f} samples/s, {training['train_gflops']:.1f} GFLOP/s "
-        f"({training['fraction_of_matmul']:.0%} of matmul)",
+        f"({training['fraction_of_matmul']:.0%} of matmul; {training['layout']}); contiguous layout "
+        f"{contiguous['samples_per_s']:.0f} samples/s ({contiguous['fraction_of_matmul']:.0%}), "
+        f"{results['ecgnet_layout_speedup']:.2f}x",
         flush=True,
     )
     print("(c) engine / Trainer vs plain PyTorch ...", flush=True)

@@ -14,7 +14,8 @@ What the paper leaves open, and what we chose
   and implement it as one convolution over all leads at once: ``Conv2d`` with ``(1, k)`` kernels on
   ``(batch, 1, 12, T)`` (never 12 separate convolutions). The equivalent ``Conv1d`` with the leads
   folded into the batch, ``(batch * 12, 1, T)``, computes the same function and was 2-7 % slower on
-  CPU (``benchmarks/train_speed.py``, ``docs/BENCHMARKS.md``).
+  CPU (``benchmarks/train_speed.py``, ``docs/BENCHMARKS.md``), and 1.7x slower than the Conv2d in the
+  channels-last layout the trainer uses (:attr:`ECGNet.memory_format`; 2026-12-07).
 * **Kernel size**: 7 samples (7 ms at 1000 Hz), ``padding="same"``.
 * **Max-pooling size: 4** in each block (speed-motivated). The paper gives no size; 2 is the common
   default. Pooling by 4 shrinks the feature maps of blocks 2 and 3, where nearly all the arithmetic is,
@@ -41,7 +42,7 @@ What the paper leaves open, and what we chose
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -176,6 +177,10 @@ class ECGNet(nn.Module):
         Logits ``(batch,)`` when ``n_outputs == 1`` else ``(batch, n_outputs)``.
     """
 
+    memory_format: ClassVar[torch.memory_format] = torch.channels_last
+    """The layout the trainer puts the weights in (:func:`cardiopredict.training.run_cv`): the same function,
+    1.4-1.7x faster training steps on CPU in channels-last (docs/BENCHMARKS.md, section 4)."""
+
     def __init__(
         self,
         *,
@@ -235,6 +240,10 @@ class ECGCompositeNet(nn.Module):
     channels, kernel_size, pool_size, pooling, hidden_size, dropout
         As for :class:`ECGNet`, shared by all trunks.
     """
+
+    memory_format: ClassVar[torch.memory_format] = torch.channels_last
+    """The layout the trainer puts the weights in (:func:`cardiopredict.training.run_cv`): the same function,
+    1.4-1.7x faster training steps on CPU in channels-last (docs/BENCHMARKS.md, section 4)."""
 
     def __init__(
         self,

@@ -433,6 +433,9 @@ def _new_module(
     if fit_preprocessing is not None:
         fit_preprocessing({key: array[fit_rows] for key, array in arrays.items()})
     module.to(device)
+    layout = getattr(module.model, "memory_format", None)
+    if layout is not None:  # the network's fastest layout: the same function, other float rounding
+        module.to(memory_format=layout)
     return module
 
 
