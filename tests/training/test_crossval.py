@@ -260,3 +260,37 @@ def test_weight_averaging_still_learns_and_is_recorded() -> None:
     assert not np.allclose(runs[0].oof_scores, runs[1].oof_scores)
     with pytest.raises(ConfigError, match="weight_averaging"):
         _config(weight_averaging=1.0)
+
+
+def test_an_ecg_network_trains_in_its_memory_layout_and_others_keep_theirs() -> None:
+    from cardiopredict.training.crossval import _new_module
+
+    x, _, _ = _cohort(16)
+    rows = np.arange(16)
+    module = _new_module("ecgnet", SMALL, 2, _config(), {"ecg": x}, rows, 0, torch.device("cpu"))
+    convs = [m.weight for m in module.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert module.model.memory_format == torch.channels_last
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not convs[-1].is_contiguous()  # (16, 8, 1, 7): the two layouts really differ here
+
+    scar = {"width": 4, "slice_features": 8, "hidden_size": 8, "image_size": 32, "max_slices": 3}
+    slices = np.zeros((16, 3, 2, 32, 32), dtype=np.float32)
+    arrays = {"slices": slices, "slice_mask": np.ones((16, 3), dtype=np.float32)}
+    other = _new_module("scarnet", scar, 2, _config(), arrays, rows, 0, torch.device("cpu"))
+    assert all(p.is_contiguous() for p in other.model.parameters())
+
+
+def test_saved_channels_last_weights_score_the_held_out_patients_as_training_did(tmp_path) -> None:
+    from cardiopredict.training.artifacts import Ensemble
+
+    x, y, pids = _cohort(40, signal=0.5)
+    folds = make_folds(y, pids, n_folds=2, seed=0)
+    config = _config(early_stopping="none")
+    result = run_cv({"ecg": x}, y, folds, patient_ids=pids, model="ecgnet", model_kwargs=SMALL, config=config,
+                    out_dir=tmp_path / "m")  # fmt: skip
+    ensemble = Ensemble.load(tmp_path / "m")
+    for k, net in enumerate(ensemble.models):
+        rows = folds == k
+        with torch.inference_mode():
+            proba = torch.sigmoid(net({"ecg": torch.from_numpy(x[rows])})).numpy()
+        np.testing.assert_allclose(proba, result.oof_scores[rows], atol=1e-5)
