@@ -188,7 +188,7 @@ class StudyOptions:
 
 
 def echo_protocol(profile: StudyProfile) -> None:
-    """``protocol: paper (5 folds, <= 400 epochs)``."""
+    """Print ``protocol: paper (5 folds, <= 100 epochs)``."""
     training = profile.training
     typer.echo(f"protocol: {profile.name} ({training.n_folds} folds, <= {training.max_epochs} epochs)")
 
