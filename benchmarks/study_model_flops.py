@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_speed import _timed, _train_step_fn, as_trained, count_step_flops, matmul_rate
+from train_speed import _timed, _train_step_fn, count_step_flops, in_training_layout, matmul_rate
 
 BATCH = 32
 NETWORKS = {
@@ -48,7 +48,7 @@ def network_rate(name: str, kwargs: dict, shapes: dict, *, repeats: int, trained
     torch.manual_seed(0)
     model = build_model(name, **kwargs)
     if trained_layout:
-        model = as_trained(model)
+        model = in_training_layout(model)
     inputs = {key: torch.randn(BATCH, *shape) for key, shape in shapes.items()}
     y = torch.randint(0, 2, (BATCH,)).float()
     flops = count_step_flops(model, inputs, y)

@@ -43,6 +43,8 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from cardiopredict.training.crossval import in_training_layout
+
 BATCH = 32
 TINY = {"channels": (4, 8, 16), "hidden_size": 8}
 N_LEADS, N_SAMPLES = 12, 250
@@ -88,12 +90,6 @@ def matmul_rate(*, n: int, repeats: int) -> dict[str, float]:
 # --- (b) ECGNet training step ------------------------------------------------------------------
 
 
-def as_trained(model: nn.Module) -> nn.Module:
-    """The network in the memory layout ``run_cv`` trains it in (``model.memory_format``, if it names one)."""
-    layout = getattr(model, "memory_format", None)
-    return model if layout is None else model.to(memory_format=layout)
-
-
 def _train_step_fn(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: dict, y: torch.Tensor):
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -127,7 +123,7 @@ def ecgnet_training(
     torch.manual_seed(seed)
     model = build_model("ecgnet", **kwargs)
     if layout == "as_trained":
-        model = as_trained(model)
+        model = in_training_layout(model)
     inputs = {"ecg": torch.randn(BATCH, N_LEADS, N_SAMPLES)}
     y = torch.randint(0, 2, (BATCH,)).float()
     flops = count_step_flops(model, inputs, y)
@@ -168,7 +164,7 @@ def _plain_cv(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kwargs: dict, epo
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for k in np.unique(folds):
         torch.manual_seed(seed + int(k))
-        model = as_trained(build_model("ecgnet", **kwargs))
+        model = in_training_layout(build_model("ecgnet", **kwargs))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         generator = torch.Generator().manual_seed(seed + int(k))
         fit = torch.from_numpy(np.flatnonzero(folds != k))
@@ -215,7 +211,7 @@ def _trainer_cv(
     for k in np.unique(folds):
         torch.manual_seed(seed + int(k))
         module = ClassifierModule("ecgnet", kwargs, n_classes=2, learning_rate=1e-4)
-        as_trained(module.model)
+        in_training_layout(module.model)
         fit = np.flatnonzero(folds != k).tolist()
         test = np.flatnonzero(folds == k).tolist()
         generator = torch.Generator().manual_seed(seed + int(k))
@@ -375,7 +371,11 @@ def design_choices(*, repeats: int, inner: int, choices=CHOICES) -> list[dict[st
     for conv, kernel_size, pool_size, pooling, adam in choices:
         torch.manual_seed(0)
         options = {"kernel_size": kernel_size, "pool_size": pool_size, "pooling": pooling}
-        model = as_trained(build_model("ecgnet", **options)) if conv == "conv2d" else _Conv1dECGNet(**options)
+        model = (
+            in_training_layout(build_model("ecgnet", **options))
+            if conv == "conv2d"
+            else _Conv1dECGNet(**options)
+        )
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=adam == "fused")
         step = _train_step_fn(model, optimizer, inputs, y)
         step()

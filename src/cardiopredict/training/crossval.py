@@ -433,10 +433,18 @@ def _new_module(
     if fit_preprocessing is not None:
         fit_preprocessing({key: array[fit_rows] for key, array in arrays.items()})
     module.to(device)
-    layout = getattr(module.model, "memory_format", None)
-    if layout is not None:  # the network's fastest layout: the same function, other float rounding
-        module.to(memory_format=layout)
+    in_training_layout(module.model)
     return module
+
+
+def in_training_layout(model: torch.nn.Module) -> torch.nn.Module:
+    """Put ``model`` (in place) into the memory layout it names as ``memory_format``, if any, and return it.
+
+    The ECG networks train channels-last (faster on CPU); the function is the same, only the float
+    rounding differs. Networks that name no layout are left as they are.
+    """
+    layout = getattr(model, "memory_format", None)
+    return model if layout is None else model.to(memory_format=layout)
 
 
 def _train_epoch(
